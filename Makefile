@@ -1,0 +1,48 @@
+# treeflow — the two commands of the quick start:
+#   make demo   run the flagship job (blogs + nested comments -> SQLite), verified
+#   make test   build and run every test
+# Both install what they need (Debian 12) first.
+
+BUILD ?= build
+JOBS ?= $(shell nproc)
+CMAKE_FLAGS ?=
+DATA ?= data/warehouse.json
+PAGE_SIZE ?= 50
+FLAKY ?= 0
+TARGET ?=
+KEEP ?= 0
+
+.PHONY: all deps build test demo bench asan clean format
+
+all: build
+
+deps:
+	@scripts/install-deps.sh
+
+$(BUILD)/build.ninja:
+	cmake -S . -B $(BUILD) -G Ninja $(CMAKE_FLAGS)
+
+build: deps $(BUILD)/build.ninja
+	cmake --build $(BUILD) -j $(JOBS)
+
+test: build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 600
+
+demo: build
+	scripts/demo.sh --build $(BUILD) --data $(DATA) --page-size $(PAGE_SIZE) \
+	  --flaky $(FLAKY) $(if $(TARGET),--target $(TARGET)) $(if $(filter 1,$(KEEP)),--keep)
+
+bench: deps
+	@scripts/install-deps.sh --bench
+	cmake -S . -B build-release -G Ninja -DCMAKE_BUILD_TYPE=Release -DTREEFLOW_TESTS=OFF
+	cmake --build build-release -j $(JOBS)
+	bench/run.sh build-release
+
+asan:
+	$(MAKE) test BUILD=build-asan CMAKE_FLAGS=-DTREEFLOW_SANITIZE=ON
+
+format:
+	clang-format -i $$(git ls-files '*.cc' '*.h')
+
+clean:
+	rm -rf build build-asan build-release

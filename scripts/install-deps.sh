@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages treeflow needs to build, test and run the
+# demo. Idempotent: does nothing when everything is present. Uses sudo when not
+# root. Usage: scripts/install-deps.sh [--bench]
+set -euo pipefail
+
+pkgs=(
+  build-essential cmake ninja-build pkg-config ca-certificates
+  libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
+  libssl-dev libsqlite3-dev sqlite3 libpq-dev
+  libcli11-dev libspdlog-dev libtomlplusplus-dev libcpp-httplib-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  postgresql procps curl
+)
+if [[ "${1:-}" == "--bench" ]]; then
+  pkgs+=(wrk nginx-light redis-server nodejs npm python3 python3-celery python3-redis)
+fi
+
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]} == 0)); then
+  exit 0
+fi
+
+SUDO=""
+if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
+echo "treeflow: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

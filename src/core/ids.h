@@ -1,0 +1,30 @@
+// Deterministic task ids (SPEC section 3, "Exactly-once scheduling"): a
+// child's id is a function of (parent id, phase, spec index, item index), so
+// processing the same answer twice inserts the same ids and the store ignores
+// the second insert. Ids are 24 lower-case hex characters (96 bits of
+// SHA-256), which fit Cloud Tasks' task-name rules.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "core/types.h"
+
+namespace treeflow::core {
+
+std::string child_task_id(std::string_view parent_id, Phase phase, std::uint32_t spec_index,
+                          std::uint32_t item_index);
+
+// The root task's id is derived from the run id the same way.
+std::string root_task_id(std::string_view run_id);
+
+// A run id from 16 bytes of caller-supplied entropy: "r" + 26 base32 chars.
+// (The core takes the randomness as input so that it stays pure.)
+std::string run_id_from_entropy(const unsigned char (&entropy)[16]);
+
+// Names given by users (queues, run names): letters, digits, '-', '_', 1..500
+// characters, as Cloud Tasks requires.
+bool is_valid_name(std::string_view name);
+
+}  // namespace treeflow::core
