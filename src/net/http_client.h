@@ -18,7 +18,7 @@ namespace boost::asio {
 class io_context;
 }
 
-namespace treeflow::engine {
+namespace treeflow::net {
 
 struct OutboundRequest {
   std::string method = "POST";
@@ -72,4 +72,4 @@ class HttpClient {
   std::shared_ptr<Impl> impl_;
 };
 
-}  // namespace treeflow::engine
+}  // namespace treeflow::net
