@@ -44,6 +44,7 @@ enum class Phase : std::uint8_t {
   immediate = 1,  // spawned by the parent's immediate_next
   sub = 2,        // spawned by the parent's sub_task_next (the join)
 };
+std::string_view to_string(Phase p);  // "root" | "immediate" | "sub"
 
 // SPEC section 4.
 enum class InputType : std::uint8_t { response, each, custom, none, children };
@@ -52,6 +53,8 @@ std::optional<InputType> input_type_from_string(std::string_view s);
 
 // What a child's failure does to its parent (SPEC section 3, "Failure").
 enum class OnFailure : std::uint8_t { fail = 0, proceed = 1 };  // JSON: "fail" | "continue"
+std::string_view to_string(OnFailure f);  // "fail" | "continue"
+std::optional<OnFailure> on_failure_from_string(std::string_view s);
 
 using Headers = std::vector<std::pair<std::string, std::string>>;
 
