@@ -3,7 +3,22 @@
 // default), a deadline per request, a cap on the answer's size.
 //
 // Threading: one HttpClient belongs to one io_context; call send() from that
-// io_context's thread. The callback runs on that thread too.
+// io_context's thread. The callback runs on that thread too, never from inside
+// send() or shutdown() (those post it).
+//
+// Failures are values, never exceptions: `error` non-empty means the attempt
+// failed (the dispatcher retries it per the queue's policy).
+//  * no HTTP answer (bad URL, unsupported scheme, DNS, connect, TLS, I/O):
+//    status 0 and an error naming the step ("cannot connect to h:p: ...",
+//    "TLS certificate verification failed for h: ...").
+//  * deadline passed: status 0, timed_out, "deadline of N ms exceeded".
+//  * answer body larger than max_response_bytes: status = the answer's HTTP
+//    status (0 if its header was not complete), "response body exceeds N
+//    bytes", no body; the connection is closed.
+//  * the client was shut down or destroyed: status 0, "client shutting down".
+// A request whose reused keep-alive connection turns out closed by the server
+// before any byte of the answer (EOF/reset) is resent once on a new connection.
+// The `Connection: close` of a server (or of the request) is honoured.
 #pragma once
 
 #include <chrono>
@@ -43,6 +58,7 @@ struct HttpClientOptions {
   bool verify_tls = true;
   std::string ca_file;                        // extra trusted CA (PEM); empty = system
   std::chrono::seconds idle_timeout{30};      // idle keep-alive connections are closed
+  std::string user_agent = "treeflow";        // sent unless the request has one; empty = none
 };
 
 struct HttpClientStats {
@@ -60,9 +76,14 @@ class HttpClient {
 
   // Sends one request; `done` is called exactly once, on the io thread.
   // A URL that cannot be parsed or has another scheme gives status 0 + error.
+  // Headers are sent exactly as given, plus Host (unless given), User-Agent
+  // (unless given) and Content-Length (for a body, and for an empty POST/PUT).
   void send(OutboundRequest request, std::function<void(OutboundResult)> done);
 
-  // Closes idle connections and fails queued requests ("client shutting down").
+  // Closes every connection and fails queued and in-flight requests with
+  // "client shutting down"; later send()s fail the same way. Idempotent; the
+  // destructor calls it. Idle connections keep io_context::run() busy until
+  // idle_timeout or shutdown().
   void shutdown();
 
   HttpClientStats stats() const;
