@@ -75,6 +75,45 @@ bool is_tchar(unsigned char c) {
   }
 }
 
+// RFC 3986 5.2.4. Boost.URL 1.81's resolve keeps ".." segments that climb
+// above the root ("http://h/../x"); RFC 3986 drops them ("http://h/x").
+std::string remove_dot_segments(std::string_view path) {
+  std::string in(path);
+  std::string out;
+  auto pop_last = [&out] {
+    auto pos = out.rfind('/');
+    out.erase(pos == std::string::npos ? 0 : pos);
+  };
+  std::size_t i = 0;
+  auto rest = [&] { return std::string_view(in).substr(i); };
+  while (i < in.size()) {
+    std::string_view r = rest();
+    if (r.substr(0, 3) == "../") {
+      i += 3;
+    } else if (r.substr(0, 2) == "./") {
+      i += 2;
+    } else if (r.substr(0, 3) == "/./") {
+      i += 2;
+    } else if (r == "/.") {
+      in.replace(i, 2, "/");
+    } else if (r.substr(0, 4) == "/../") {
+      i += 3;
+      pop_last();
+    } else if (r == "/..") {
+      in.replace(i, 3, "/");
+      pop_last();
+    } else if (r == "." || r == "..") {
+      i = in.size();
+    } else {
+      std::size_t end = in.find('/', i + (in[i] == '/' ? 1 : 0));
+      if (end == std::string::npos) end = in.size();
+      out.append(in, i, end - i);
+      i = end;
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 Result<std::string> resolve_url(std::string_view base, std::string_view ref, const Limits& limits) {
@@ -87,6 +126,9 @@ Result<std::string> resolve_url(std::string_view base, std::string_view ref, con
   boost::urls::url dest;
   auto res = boost::urls::resolve(*b, *r, dest);
   if (!res) return url_error(ref, "cannot be resolved against " + text::quote(base));
+  if (dest.encoded_path().find('.') != std::string_view::npos) {
+    dest.set_encoded_path(remove_dot_segments(dest.encoded_path()));
+  }
   std::string resolved(dest.buffer());
   auto check = check_target(resolved, dest, limits);
   return check;
