@@ -353,7 +353,7 @@ void HttpClient::Impl::open_conn(Pool& pool, const std::shared_ptr<Exchange>& ex
   ex->reused = false;
   if (!pool.endpoints.empty()) return connect(conn, ex);
   pool.resolver.async_resolve(
-      pool.host, pool.port,
+      pool.host, pool.port, tcp::resolver::numeric_service,
       [self = shared_from_this(), conn, ex](const error_code& ec,
                                              tcp::resolver::results_type results) {
         if (conn->state == Conn::State::closed) return;  // deadline or shutdown

@@ -48,8 +48,9 @@ bool run_until(boost::asio::io_context& io, Pred pred, std::chrono::milliseconds
   auto end = Clock::now() + limit;
   while (!pred()) {
     if (Clock::now() > end) return false;
-    io.restart();
-    if (io.run_one_for(10ms) == 0) std::this_thread::sleep_for(1ms);
+    if (io.stopped()) io.restart();
+    io.run_one_for(10ms);
+    if (io.stopped()) std::this_thread::sleep_for(1ms);  // no work: wait for the server
   }
   return true;
 }
@@ -184,6 +185,41 @@ TEST_F(HttpClientTest, ConcurrencyIsCappedPerHostAndExtraRequestsQueue) {
   EXPECT_LE(server.max_open(), 4);
   EXPECT_LE(client.stats().connections_opened, 4u);
   EXPECT_EQ(server.requests(), 50);
+}
+
+// Not a benchmark: guards against a regression to a connection (or a DNS
+// lookup) per request under sustained load, and prints the rate seen.
+TEST_F(HttpClientTest, SustainedLoadStaysOnPooledConnections) {
+  LoopbackServer server(echo);
+  HttpClientOptions options;
+  options.max_connections_per_host = 8;
+  HttpClient client(io_, options);
+  constexpr int kTotal = 5000;
+  constexpr int kWindow = 64;
+  int sent = 0;
+  int done = 0;
+  int ok = 0;
+  std::function<void()> send_one = [&] {
+    ++sent;
+    OutboundRequest req;
+    req.url = server.url("/load");
+    req.body = "payload";
+    client.send(std::move(req), [&](OutboundResult r) {
+      ++done;
+      ok += r.status == 200 && r.body == "payload";
+      if (sent < kTotal) send_one();
+    });
+  };
+  auto start = Clock::now();
+  for (int i = 0; i < kWindow; ++i) send_one();
+  ASSERT_TRUE(run_until(io_, [&] { return done == kTotal; }, 20s));
+  double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  EXPECT_EQ(ok, kTotal);
+  EXPECT_LE(client.stats().connections_opened, 8u);
+  EXPECT_EQ(client.stats().connections_opened + client.stats().connections_reused,
+            static_cast<std::uint64_t>(kTotal));
+  std::printf("[ rate     ] %.0f requests/s over %llu connections\n", kTotal / seconds,
+              static_cast<unsigned long long>(client.stats().connections_opened));
 }
 
 TEST_F(HttpClientTest, StaleKeepAliveConnectionIsRetriedTransparently) {
