@@ -10,13 +10,12 @@
 // then calls the views back, page after page, until the copy is complete.
 #include <pthread.h>
 #include <signal.h>
+#include <treeflow/treeflow.h>
 
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
 #include <string>
-
-#include <treeflow/treeflow.h>
 
 #include "target_db.h"
 #include "views.h"
@@ -25,7 +24,8 @@
 namespace {
 
 void usage(std::FILE* to) {
-  std::fprintf(to,
+  std::fprintf(
+      to,
       "usage: blog_endpoints --data FILE --target blog.db|postgresql://... [options]\n"
       "  --listen HOST:PORT     where to serve (default 127.0.0.1:9100; port 0 picks one)\n"
       "  --data FILE            the warehouse file (data/warehouse.json)\n"
@@ -56,21 +56,39 @@ int main(int argc, char** argv) {
       return argv[++i];
     };
     try {
-      if (a == "--listen") listen = value();
-      else if (a == "--data") data = value();
-      else if (a == "--target") target = value();
-      else if (a == "--flaky") flaky = std::stod(value());
-      else if (a == "--warehouse-url") warehouse_url = value();
-      else if (a == "--engine-url") engine_url = value();
-      else if (a == "--threads") threads = std::stoi(value());
-      else if (a == "-h" || a == "--help") { usage(stdout); return 0; }
-      else { usage(stderr); die("unknown argument " + a); }
+      if (a == "--listen")
+        listen = value();
+      else if (a == "--data")
+        data = value();
+      else if (a == "--target")
+        target = value();
+      else if (a == "--flaky")
+        flaky = std::stod(value());
+      else if (a == "--warehouse-url")
+        warehouse_url = value();
+      else if (a == "--engine-url")
+        engine_url = value();
+      else if (a == "--threads")
+        threads = std::stoi(value());
+      else if (a == "-h" || a == "--help") {
+        usage(stdout);
+        return 0;
+      } else {
+        usage(stderr);
+        die("unknown argument " + a);
+      }
     } catch (const std::invalid_argument&) {
       die("bad number for " + a);
     }
   }
-  if (data.empty()) { usage(stderr); die("--data is required"); }
-  if (target.empty()) { usage(stderr); die("--target is required"); }
+  if (data.empty()) {
+    usage(stderr);
+    die("--data is required");
+  }
+  if (target.empty()) {
+    usage(stderr);
+    die("--target is required");
+  }
   if (flaky < 0 || flaky > 1) die("--flaky must be between 0 and 1");
   if (threads < 2) die("--threads must be at least 2 (Trigger calls the warehouse on this server)");
   auto colon = listen.rfind(':');
@@ -123,12 +141,13 @@ int main(int argc, char** argv) {
   std::string self = (host == "0.0.0.0" || host.empty() ? "127.0.0.1" : host) + ":" +
                      std::to_string(server->port());
   ctx.warehouse_url = warehouse_url.empty() ? "http://" + self : warehouse_url;
-  while (!ctx.warehouse_url.empty() && ctx.warehouse_url.back() == '/') ctx.warehouse_url.pop_back();
+  while (!ctx.warehouse_url.empty() && ctx.warehouse_url.back() == '/')
+    ctx.warehouse_url.pop_back();
 
-  std::fprintf(stderr,
-               "blog_endpoints: %zu blogs from %s; target %s; warehouse %s; engine %s; flaky %.2f\n",
-               warehouse.size(), data.c_str(), db->describe().c_str(), ctx.warehouse_url.c_str(),
-               app.options().engine_url.c_str(), flaky);
+  std::fprintf(
+      stderr, "blog_endpoints: %zu blogs from %s; target %s; warehouse %s; engine %s; flaky %.2f\n",
+      warehouse.size(), data.c_str(), db->describe().c_str(), ctx.warehouse_url.c_str(),
+      app.options().engine_url.c_str(), flaky);
   std::printf("listening on %s:%u\n", host.c_str(), static_cast<unsigned>(server->port()));
   std::fflush(stdout);
 

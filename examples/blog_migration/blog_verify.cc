@@ -16,6 +16,7 @@
 #include <openssl/evp.h>
 
 #include <algorithm>
+#include <boost/json.hpp>
 #include <cstdint>
 #include <cstdio>
 #include <fstream>
@@ -26,8 +27,6 @@
 #include <unordered_map>
 #include <utility>
 #include <vector>
-
-#include <boost/json.hpp>
 
 #include "target_db.h"
 
@@ -66,7 +65,7 @@ struct Figures {
   std::int64_t comments = 0;
   std::map<int, std::int64_t> per_depth;  // depth (top-level = 1) -> comments
   std::string sha256_structure, sha256_messages, sha256_blogs;
-  std::vector<std::string> problems;      // orphans, cycles, malformed items
+  std::vector<std::string> problems;  // orphans, cycles, malformed items
 
   int max_depth() const { return per_depth.empty() ? 0 : per_depth.rbegin()->first; }
 };
@@ -78,7 +77,8 @@ struct Builder {
 
   void blog(std::int64_t id, std::string_view name, std::string_view description) {
     ++fig.blogs;
-    blogs.emplace_back(id, std::to_string(id) + "|" + sha256_hex(name) + "|" + sha256_hex(description));
+    blogs.emplace_back(id,
+                       std::to_string(id) + "|" + sha256_hex(name) + "|" + sha256_hex(description));
   }
   void comment(std::int64_t id, std::int64_t blog_id, const std::int64_t* parent,
                std::string_view message, int depth) {
@@ -146,7 +146,8 @@ Figures source_figures(const std::string& path) {
       const auto& arr = it->value().get_array();
       for (auto c = arr.rbegin(); c != arr.rend(); ++c) {
         if (!c->is_object())
-          throw std::runtime_error("blog " + std::to_string(blog_id) + ": a comment is not an object");
+          throw std::runtime_error("blog " + std::to_string(blog_id) +
+                                   ": a comment is not an object");
         stack.push_back(Item{&c->get_object(), parent, depth});
       }
     };
@@ -263,7 +264,8 @@ int compare(const std::string& data, const std::string& target_name, const Figur
     if (!same) diffs.push_back(what);
     std::printf("%-18s %-66s %-66s %s\n", what, a.c_str(), b.c_str(), same ? "ok" : "DIFFERS");
   };
-  std::printf("%-18s %-66s %-66s\n", "", ("source: " + data).c_str(), ("target: " + target_name).c_str());
+  std::printf("%-18s %-66s %-66s\n", "", ("source: " + data).c_str(),
+              ("target: " + target_name).c_str());
   row("blogs", std::to_string(s.blogs), std::to_string(t.blogs));
   row("comments", std::to_string(s.comments), std::to_string(t.comments));
   row("max depth", std::to_string(s.max_depth()), std::to_string(t.max_depth()));
@@ -306,11 +308,12 @@ int compare(const std::string& data, const std::string& target_name, const Figur
 }
 
 void usage(std::FILE* to) {
-  std::fprintf(to,
-               "usage: blog_verify --data FILE (--target blog.db|postgresql://... | --source-only)\n"
-               "  Compares the warehouse file with its relational copy (blog, comment tables):\n"
-               "  counts, comments per depth and the checksums of data/README.md.\n"
-               "  Exit 0: exact copy; 1: the copy differs; 2: usage or I/O error.\n");
+  std::fprintf(
+      to,
+      "usage: blog_verify --data FILE (--target blog.db|postgresql://... | --source-only)\n"
+      "  Compares the warehouse file with its relational copy (blog, comment tables):\n"
+      "  counts, comments per depth and the checksums of data/README.md.\n"
+      "  Exit 0: exact copy; 1: the copy differs; 2: usage or I/O error.\n");
 }
 
 }  // namespace
@@ -327,11 +330,16 @@ int main(int argc, char** argv) {
       }
       return argv[++i];
     };
-    if (a == "--data") data = value("--data");
-    else if (a == "--target") target = value("--target");
-    else if (a == "--source-only") source_only = true;
-    else if (a == "-h" || a == "--help") { usage(stdout); return 0; }
-    else {
+    if (a == "--data")
+      data = value("--data");
+    else if (a == "--target")
+      target = value("--target");
+    else if (a == "--source-only")
+      source_only = true;
+    else if (a == "-h" || a == "--help") {
+      usage(stdout);
+      return 0;
+    } else {
       std::fprintf(stderr, "blog_verify: unknown argument %s\n", a.c_str());
       usage(stderr);
       return 2;

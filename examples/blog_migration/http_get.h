@@ -15,6 +15,7 @@ struct HttpResult {
 // url: "http://host[:port]/path?query". Throws std::runtime_error on a bad
 // URL, a connection error or a timeout (the caller answers 502/503 so the
 // engine retries).
-HttpResult http_get(const std::string& url, std::chrono::seconds timeout = std::chrono::seconds(30));
+HttpResult http_get(const std::string& url,
+                    std::chrono::seconds timeout = std::chrono::seconds(30));
 
 }  // namespace blog

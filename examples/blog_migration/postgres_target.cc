@@ -164,14 +164,15 @@ class PostgresTarget final : public TargetDb {
     check(c, r.r, PGRES_COMMAND_OK, sql);
   }
 
-  bool in_transaction(const std::string& task_id, const char* sql, int n, const char* const* params) {
+  bool in_transaction(const std::string& task_id, const char* sql, int n,
+                      const char* const* params) {
     Conn c(*this);
     exec(c.get(), "BEGIN");
     try {
       const char* tid[] = {task_id.c_str()};
-      Result mark(PQexecParams(c.get(),
-                               "INSERT INTO applied_task(task_id) VALUES($1) ON CONFLICT DO NOTHING",
-                               1, nullptr, tid, nullptr, nullptr, 0));
+      Result mark(PQexecParams(
+          c.get(), "INSERT INTO applied_task(task_id) VALUES($1) ON CONFLICT DO NOTHING", 1,
+          nullptr, tid, nullptr, nullptr, 0));
       check(c.get(), mark.r, PGRES_COMMAND_OK, "INSERT applied_task");
       if (std::string(PQcmdTuples(mark.r)) == "0") {  // this task already wrote its row
         exec(c.get(), "ROLLBACK");

@@ -43,7 +43,8 @@ class Stmt {
   std::string text(int col) {
     const void* p = sqlite3_column_blob(st_, col);
     int n = sqlite3_column_bytes(st_, col);
-    return p ? std::string(static_cast<const char*>(p), static_cast<std::size_t>(n)) : std::string();
+    return p ? std::string(static_cast<const char*>(p), static_cast<std::size_t>(n))
+             : std::string();
   }
 
  private:

@@ -1,8 +1,7 @@
 #include "views.h"
 
-#include <string>
-
 #include <boost/json.hpp>
+#include <string>
 
 #include "http_get.h"
 #include "warehouse.h"
@@ -121,7 +120,8 @@ Response Trigger::view(const Request& request) {
     throw treeflow::HttpError(502, "warehouse_error", "GET " + url + ": not JSON: " + e.what());
   }
   if (!data.is_object() || !data.get_object().contains("blogs"))
-    throw treeflow::HttpError(502, "warehouse_error", "GET " + url + ": no \"blogs\" in the answer");
+    throw treeflow::HttpError(502, "warehouse_error",
+                              "GET " + url + ": no \"blogs\" in the answer");
 
   maybe_fail(request, Fault::after_commit);
   return Response::json(std::move(data));
@@ -166,7 +166,8 @@ Response WriteBlog::view(const Request& request) {
   return Response::json(std::move(comments));
 }
 
-CompleteData WriteBlog::get_workflow_complete_data(const Request& request, const Response& response) {
+CompleteData WriteBlog::get_workflow_complete_data(const Request& request,
+                                                   const Response& response) {
   CompleteData complete = treeflow::default_complete_data(request, response);
   if (!succeeded(response)) return complete;
   std::int64_t blog_id = int_field(payload_object(request), "id");
@@ -215,8 +216,10 @@ CompleteData WriteComment::get_workflow_complete_data(const Request& request,
   std::int64_t comment_id = int_field(comment, "id");
 
   // Nested Comment[] -> Write Comment again, one level deeper (any depth).
-  complete.immediate_next.push_back(treeflow::next("/comments").each().custom_input(
-      {{"blog_id", blog_id}, {"parent_id", comment_id}}));
+  complete.immediate_next.push_back(
+      treeflow::next("/comments")
+          .each()
+          .custom_input({{"blog_id", blog_id}, {"parent_id", comment_id}}));
   return complete;
 }
 

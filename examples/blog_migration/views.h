@@ -10,10 +10,10 @@
 //     immediate_next: Write Comment, each reply        (+ {"blog_id", "parent_id"})
 #pragma once
 
+#include <treeflow/treeflow.h>
+
 #include <atomic>
 #include <string>
-
-#include <treeflow/treeflow.h>
 
 #include "flaky.h"
 #include "target_db.h"

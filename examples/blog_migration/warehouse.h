@@ -5,13 +5,12 @@
 //   -> {"page": N, "page_size": K, "blogs": [...], "next_page": N+1 or null}
 #pragma once
 
-#include <cstdint>
-#include <string>
+#include <treeflow/http.h>
 
 #include <boost/json/array.hpp>
 #include <boost/json/value.hpp>
-
-#include <treeflow/http.h>
+#include <cstdint>
+#include <string>
 
 namespace blog {
 
