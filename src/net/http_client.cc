@@ -17,14 +17,6 @@
 #include <openssl/x509.h>
 
 #include <algorithm>
-#include <deque>
-#include <exception>
-#include <optional>
-#include <string_view>
-#include <unordered_map>
-#include <utility>
-#include <vector>
-
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/address.hpp>
@@ -42,6 +34,13 @@
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 #include <boost/url/parse.hpp>
+#include <deque>
+#include <exception>
+#include <optional>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
 
 namespace treeflow::net {
 namespace {
@@ -161,14 +160,14 @@ struct Conn {
   enum class State { connecting, busy, idle, closed };
 
   Pool* pool;
-  tcp::socket socket;                          // plain; moved into `tls` for https
+  tcp::socket socket;  // plain; moved into `tls` for https
   std::optional<ssl::stream<tcp::socket>> tls;
   asio::steady_timer idle_timer;
-  beast::flat_buffer buffer;                   // read buffer, kept across requests
+  beast::flat_buffer buffer;  // read buffer, kept across requests
   State state = State::connecting;
   Clock::time_point idle_since;
   bool idle_timer_armed = false;
-  std::shared_ptr<Exchange> ex;                // the exchange using it (busy/connecting)
+  std::shared_ptr<Exchange> ex;  // the exchange using it (busy/connecting)
 };
 
 struct Pool {
@@ -242,8 +241,7 @@ struct HttpClient::Impl : std::enable_shared_from_this<HttpClient::Impl> {
   bool shutting_down = false;
 };
 
-void HttpClient::Impl::send(OutboundRequest&& request,
-                            std::function<void(OutboundResult)>&& done) {
+void HttpClient::Impl::send(OutboundRequest&& request, std::function<void(OutboundResult)>&& done) {
   auto ex = std::make_shared<Exchange>(io);
   ex->start = Clock::now();
   ex->done = std::move(done);
@@ -352,27 +350,28 @@ void HttpClient::Impl::open_conn(Pool& pool, const std::shared_ptr<Exchange>& ex
   ex->conn = conn;
   ex->reused = false;
   if (!pool.endpoints.empty()) return connect(conn, ex);
-  pool.resolver.async_resolve(
-      pool.host, pool.port, tcp::resolver::numeric_service,
-      [self = shared_from_this(), conn, ex](const error_code& ec,
-                                             tcp::resolver::results_type results) {
-        if (conn->state == Conn::State::closed) return;  // deadline or shutdown
-        if (ec) {
-          return self->fail_conn(conn, ex,
-                                 "cannot resolve " + conn->pool->host + ": " + ec.message());
-        }
-        conn->pool->endpoints = std::move(results);
-        self->connect(conn, ex);
-      });
+  pool.resolver.async_resolve(pool.host, pool.port, tcp::resolver::numeric_service,
+                              [self = shared_from_this(), conn, ex](
+                                  const error_code& ec, tcp::resolver::results_type results) {
+                                if (conn->state == Conn::State::closed)
+                                  return;  // deadline or shutdown
+                                if (ec) {
+                                  return self->fail_conn(
+                                      conn, ex,
+                                      "cannot resolve " + conn->pool->host + ": " + ec.message());
+                                }
+                                conn->pool->endpoints = std::move(results);
+                                self->connect(conn, ex);
+                              });
 }
 
 void HttpClient::Impl::connect(const std::shared_ptr<Conn>& conn,
                                const std::shared_ptr<Exchange>& ex) {
-  asio::async_connect(conn->socket, conn->pool->endpoints,
-                      [self = shared_from_this(), conn, ex](const error_code& ec,
-                                                             const tcp::endpoint&) {
-                        self->on_connected(conn, ex, ec);
-                      });
+  asio::async_connect(
+      conn->socket, conn->pool->endpoints,
+      [self = shared_from_this(), conn, ex](const error_code& ec, const tcp::endpoint&) {
+        self->on_connected(conn, ex, ec);
+      });
 }
 
 void HttpClient::Impl::on_connected(const std::shared_ptr<Conn>& conn,
@@ -417,10 +416,10 @@ void HttpClient::Impl::on_handshake(const std::shared_ptr<Conn>& conn,
   }
   const std::string& host = conn->pool->host;
   long verify = SSL_get_verify_result(conn->tls->native_handle());
-  bool verify_failed = verify != X509_V_OK ||
-                       (ec.category() == asio::error::get_ssl_category() &&
-                        ERR_GET_REASON(static_cast<unsigned long>(ec.value())) ==
-                            SSL_R_CERTIFICATE_VERIFY_FAILED);
+  bool verify_failed =
+      verify != X509_V_OK ||
+      (ec.category() == asio::error::get_ssl_category() &&
+       ERR_GET_REASON(static_cast<unsigned long>(ec.value())) == SSL_R_CERTIFICATE_VERIFY_FAILED);
   if (verify_failed) {
     std::string why = verify != X509_V_OK ? X509_verify_cert_error_string(verify)
                                           : "the certificate does not match the host name";
@@ -499,8 +498,7 @@ void HttpClient::Impl::on_read(const std::shared_ptr<Conn>& conn,
 void HttpClient::Impl::io_failed(const std::shared_ptr<Conn>& conn,
                                  const std::shared_ptr<Exchange>& ex, std::string_view what,
                                  const error_code& ec) {
-  bool nothing_received =
-      !ex->parser || (!ex->parser->got_some() && conn->buffer.size() == 0);
+  bool nothing_received = !ex->parser || (!ex->parser->got_some() && conn->buffer.size() == 0);
   if (ex->reused && !ex->retried && nothing_received && is_stale_connection_error(ec)) {
     // The server closed this idle keep-alive connection before our request
     // reached it: nothing was processed, so try once more on a new connection.
@@ -593,9 +591,8 @@ void HttpClient::Impl::finish(const std::shared_ptr<Exchange>& ex, OutboundResul
   auto done = std::move(ex->done);
   if (!done) return;
   if (post) {
-    asio::post(io, [done = std::move(done), r = std::move(result)]() mutable {
-      done(std::move(r));
-    });
+    asio::post(io,
+               [done = std::move(done), r = std::move(result)]() mutable { done(std::move(r)); });
   } else {
     done(std::move(result));
   }

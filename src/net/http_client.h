@@ -37,17 +37,17 @@ namespace treeflow::net {
 
 struct OutboundRequest {
   std::string method = "POST";
-  std::string url;            // absolute http(s) URL, query included
-  core::Headers headers;      // sent as given (the dispatcher adds X-Workflow-*)
+  std::string url;        // absolute http(s) URL, query included
+  core::Headers headers;  // sent as given (the dispatcher adds X-Workflow-*)
   std::string body;
   std::chrono::milliseconds deadline{600'000};  // whole exchange, connect included
   std::size_t max_response_bytes = 10 << 20;
 };
 
 struct OutboundResult {
-  int status = 0;             // HTTP status; 0 when there was no HTTP answer
-  std::string error;          // why, when status == 0 (or the body was too large)
-  bool timed_out = false;     // the deadline passed
+  int status = 0;          // HTTP status; 0 when there was no HTTP answer
+  std::string error;       // why, when status == 0 (or the body was too large)
+  bool timed_out = false;  // the deadline passed
   core::Headers headers;
   std::string body;
   std::int64_t latency_us = 0;
@@ -56,9 +56,9 @@ struct OutboundResult {
 struct HttpClientOptions {
   std::size_t max_connections_per_host = 64;  // more requests wait for a free one
   bool verify_tls = true;
-  std::string ca_file;                        // extra trusted CA (PEM); empty = system
-  std::chrono::seconds idle_timeout{30};      // idle keep-alive connections are closed
-  std::string user_agent = "treeflow";        // sent unless the request has one; empty = none
+  std::string ca_file;                    // extra trusted CA (PEM); empty = system
+  std::chrono::seconds idle_timeout{30};  // idle keep-alive connections are closed
+  std::string user_agent = "treeflow";    // sent unless the request has one; empty = none
 };
 
 struct HttpClientStats {

@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <cctype>
 #include <chrono>
 #include <cstdio>
@@ -15,9 +17,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
 
 #include "loopback_server.h"
 
@@ -33,9 +32,9 @@ namespace http = boost::beast::http;
 
 std::string header(const core::Headers& headers, std::string_view name) {
   for (const auto& [k, v] : headers) {
-    if (k.size() == name.size() &&
-        std::equal(k.begin(), k.end(), name.begin(),
-                   [](char a, char b) { return std::tolower(a) == std::tolower(b); })) {
+    if (k.size() == name.size() && std::equal(k.begin(), k.end(), name.begin(), [](char a, char b) {
+          return std::tolower(a) == std::tolower(b);
+        })) {
       return v;
     }
   }
@@ -212,7 +211,8 @@ TEST_F(HttpClientTest, SustainedLoadStaysOnPooledConnections) {
   };
   auto start = Clock::now();
   for (int i = 0; i < kWindow; ++i) send_one();
-  ASSERT_TRUE(run_until(io_, [&] { return done == kTotal; }, 20s));
+  ASSERT_TRUE(run_until(
+      io_, [&] { return done == kTotal; }, 20s));
   double seconds = std::chrono::duration<double>(Clock::now() - start).count();
   EXPECT_EQ(ok, kTotal);
   EXPECT_LE(client.stats().connections_opened, 8u);
@@ -298,7 +298,8 @@ TEST_F(HttpClientTest, DeadlineCoversTimeSpentWaitingForAConnection) {
   OutboundRequest queued = get(server.url());
   queued.deadline = 100ms;
   client.send(queued, [&](OutboundResult r) { second = std::move(r); });
-  ASSERT_TRUE(run_until(io_, [&] { return second.has_value(); }, 1s));
+  ASSERT_TRUE(run_until(
+      io_, [&] { return second.has_value(); }, 1s));
   EXPECT_TRUE(second->timed_out);
   EXPECT_FALSE(first.has_value());
   client.shutdown();
@@ -309,8 +310,7 @@ TEST_F(HttpClientTest, DeadlineCoversTimeSpentWaitingForAConnection) {
 TEST_F(HttpClientTest, ConnectionRefusedIsAnError) {
   std::uint16_t port;
   {
-    boost::asio::ip::tcp::acceptor acceptor(
-        io_, {boost::asio::ip::make_address("127.0.0.1"), 0});
+    boost::asio::ip::tcp::acceptor acceptor(io_, {boost::asio::ip::make_address("127.0.0.1"), 0});
     port = acceptor.local_endpoint().port();
   }  // closed: nothing listens there now
   HttpClient client(io_);
@@ -425,7 +425,8 @@ TEST_F(HttpClientTest, IdleConnectionsAreClosedAfterIdleTimeout) {
   EXPECT_EQ(call(client, get(server.url())).status, 200);
   EXPECT_EQ(server.open(), 1);
   auto start = Clock::now();
-  ASSERT_TRUE(run_until(io_, [&] { return server.open() == 0; }, 3s));
+  ASSERT_TRUE(run_until(
+      io_, [&] { return server.open() == 0; }, 3s));
   EXPECT_GE(Clock::now() - start, 900ms);
   EXPECT_EQ(call(client, get(server.url())).status, 200);
   EXPECT_EQ(client.stats().connections_opened, 2u);
@@ -486,7 +487,8 @@ TEST_F(HttpsTest, UntrustedCertificateFailsVerification) {
 
 TEST_F(HttpsTest, HostNameMismatchFailsVerification) {
   testing::SelfSigned other = testing::make_self_signed("DNS:example.com");
-  std::string ca = ::testing::TempDir() + "treeflow_net_other_" + std::to_string(::getpid()) + ".pem";
+  std::string ca =
+      ::testing::TempDir() + "treeflow_net_other_" + std::to_string(::getpid()) + ".pem";
   std::ofstream(ca) << other.cert_pem;
   LoopbackServer server(echo, testing::server_tls_context(other));
   HttpClientOptions options;
