@@ -184,6 +184,15 @@ fi
 RUN=$(grep -i '^x-workflow-run-id:' "$DIR/trigger.headers" | head -1 | cut -d: -f2 | tr -d ' \r\n')
 [[ -n "$RUN" ]] || fail "call the Trigger" "no X-Workflow-Run-Id header in the answer ($DIR/trigger.headers)" "$ENDPOINTS_LOG"
 say "run $RUN started"
+# The SDK reports the Trigger's answer to the engine before answering curl; if
+# that report was refused, the engine only re-dispatches the Trigger when its
+# lease expires (the queue's dispatch_deadline), so say so instead of hanging
+# silently.
+if grep -q "could not report task" "$ENDPOINTS_LOG"; then
+  echo "demo: WARNING: the endpoints could not report the Trigger's answer to the engine:" >&2
+  grep "could not report task" "$ENDPOINTS_LOG" | tail -1 | sed 's/^/  | /' >&2
+  echo "demo: the engine will dispatch the Trigger again when its lease expires" >&2
+fi
 
 # 4. Follow it live. In the background + wait, so Ctrl-C and ctest's timeout
 # reach our trap at once.
