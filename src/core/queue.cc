@@ -135,13 +135,17 @@ std::string format_duration(std::int64_t ms) {
   return out;
 }
 
+constexpr double kMaxRate = 1'000'000;
+
 int burst_for_rate(double rate) {
   // Cloud Tasks chooses max_burst_size itself (output only) and reports 100 at
   // the default 500/s; the v2beta2 docs describe rate/5. We use
   // clamp(ceil(rate / 5), 1, 100): 500/s -> 100, 50/s -> 10, 1/s -> 1.
+  // Above Cloud Tasks' 500/s cap (treeflow allows up to kMaxRate) the burst
+  // keeps growing as rate / 5, so a fast queue is not throttled by its bucket.
   if (!(rate > 0)) return 1;
   double b = std::ceil(rate / 5.0);
-  return static_cast<int>(std::clamp(b, 1.0, 100.0));
+  return static_cast<int>(std::clamp(b, 1.0, rate <= 500 ? 100.0 : b));
 }
 
 Result<QueueConfig> apply_queue_patch(const QueueConfig& base, const boost::json::object& patch) {
@@ -181,7 +185,10 @@ Result<QueueConfig> apply_queue_patch(const QueueConfig& base, const boost::json
       if (!std::isfinite(rate)) return qerr("max_dispatches_per_second must be a finite number");
       if (rate < 0) return qerr("max_dispatches_per_second cannot be negative");
       if (rate == 0) return qerr("max_dispatches_per_second must be greater than 0");
-      if (rate > 500) return qerr("max_dispatches_per_second must be less than or equal to 500");
+      // Cloud Tasks caps a queue at 500/s; a self-hosted engine on loopback
+      // can go much faster, so treeflow's cap is higher (the default stays 500).
+      if (rate > kMaxRate)
+        return qerr("max_dispatches_per_second must be less than or equal to 1000000");
       q.max_dispatches_per_second = rate;
     } else if (key == "max_concurrent_dispatches") {
       auto r = get_int32(key, v);

@@ -168,6 +168,7 @@ class TxContext final : public CommandContext {
         return sp.input_type == core::InputType::children;
       });
       if (need_children) {
+        flush_tasks();  // the children's latest states may still be in the cache
         for (auto& [state, text] : tx_.children_data(row.id, core::Phase::immediate)) {
           if (state == TaskState::completed)
             cdata.push_back(parse_or_null(text));

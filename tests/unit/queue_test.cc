@@ -95,8 +95,8 @@ TEST(Queue, RoundTripThroughJson) {
 }
 
 TEST(Queue, ValidationVectors94) {
-  expect_invalid(R"({"max_dispatches_per_second":501})",
-                 "max_dispatches_per_second must be less than or equal to 500");
+  expect_invalid(R"({"max_dispatches_per_second":1000001})",
+                 "max_dispatches_per_second must be less than or equal to 1000000");
   expect_invalid(R"({"max_dispatches_per_second":-1})", "max_dispatches_per_second cannot be negative");
   expect_invalid(R"({"max_dispatches_per_second":0})", "max_dispatches_per_second must be greater than 0");
   expect_invalid(R"({"max_concurrent_dispatches":5001})",
@@ -154,6 +154,7 @@ TEST(Queue, BurstIsOutputOnly) {
 
 TEST(Queue, BurstForRate) {
   EXPECT_EQ(burst_for_rate(500), 100);
+  EXPECT_EQ(burst_for_rate(50000), 10000);  // above Cloud Tasks' cap the burst keeps growing
   EXPECT_EQ(burst_for_rate(499), 100);
   EXPECT_EQ(burst_for_rate(50), 10);
   EXPECT_EQ(burst_for_rate(5), 1);
