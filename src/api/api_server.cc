@@ -1,3 +1,4 @@
+#include "core/envelope.h"
 #include "api/api_server.h"
 
 #include <spdlog/spdlog.h>
@@ -78,7 +79,7 @@ json::object run_json(const store::RunRow& r) {
 json::value parse_or_string(const std::string& s) {
   if (s.empty()) return nullptr;
   boost::system::error_code ec;
-  json::value v = json::parse(s, ec);
+  json::value v = core::parse_json(s, ec);
   if (ec) return json::string(s);
   return v;
 }
@@ -221,7 +222,7 @@ struct ApiServer::Impl : std::enable_shared_from_this<Impl> {
   std::optional<json::object> body_object(const Request& req, Reply& err) {
     if (req.body().empty()) return json::object{};
     boost::system::error_code ec;
-    json::value v = json::parse(req.body(), ec);
+    json::value v = core::parse_json(req.body(), ec);
     if (ec) {
       err = error_reply(400, "malformed_body", "request body is not valid JSON: " + ec.message());
       return std::nullopt;

@@ -9,6 +9,8 @@
 #include <boost/json.hpp>
 #include <boost/url/parse.hpp>
 
+#include "core/envelope.h"
+
 namespace treeflow::cli {
 
 namespace asio = boost::asio;
@@ -52,7 +54,7 @@ ApiReply call(const std::string& server, const std::string& method, const std::s
   auto& res = parser.get();
   ApiReply r;
   r.status = static_cast<int>(res.result_int());
-  json::value v = json::parse(res.body(), ec);
+  json::value v = core::parse_json(res.body(), ec);
   r.body = ec ? json::value(json::string(res.body())) : v;
   stream.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ec);
   return r;

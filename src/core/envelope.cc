@@ -245,6 +245,12 @@ boost::json::value to_json(const std::vector<NextSpec>& specs) {
   return a;
 }
 
+boost::json::value parse_json(std::string_view text, boost::system::error_code& ec) {
+  boost::json::parse_options opts;
+  opts.max_depth = kMaxJsonDepth;
+  return boost::json::parse(text, ec, {}, opts);
+}
+
 boost::json::value leaf_data(std::string_view body) {
   if (body.empty()) return nullptr;
   boost::json::error_code ec;

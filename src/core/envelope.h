@@ -31,6 +31,11 @@ Result<std::vector<NextSpec>> parse_specs(const boost::json::value& v, std::stri
 boost::json::value to_json(const NextSpec& spec);
 boost::json::value to_json(const std::vector<NextSpec>& specs);
 
+// Parses any JSON text with treeflow's nesting limit (10,000 levels, not
+// Boost's default of 32: nested comment trees go deep). Every JSON parse of
+// user data in the engine goes through here.
+boost::json::value parse_json(std::string_view text, boost::system::error_code& ec);
+
 // The response data of a leaf (2xx without the envelope header): the body as
 // JSON if it parses, else as a JSON string; an empty body is null.
 boost::json::value leaf_data(std::string_view body);

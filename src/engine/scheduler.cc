@@ -154,7 +154,7 @@ class TxContext final : public CommandContext {
     std::vector<core::NextSpec> specs;
     if (!row.sub_specs.empty()) {
       boost::system::error_code ec;
-      json::value v = json::parse(row.sub_specs, ec);
+      json::value v = core::parse_json(row.sub_specs, ec);
       auto parsed = core::parse_specs(ec ? json::value() : v, "sub_task_next", true,
                                       s_.options_.limits);
       if (!parsed) return fail_task(row, "stored sub_task_next: " + parsed.error().message);
@@ -205,7 +205,7 @@ class TxContext final : public CommandContext {
   static json::value parse_or_null(std::string_view text) {
     if (text.empty()) return nullptr;
     boost::system::error_code ec;
-    json::value v = json::parse(text, ec);
+    json::value v = core::parse_json(text, ec);
     return ec ? json::value(nullptr) : v;
   }
 

@@ -4,6 +4,7 @@
 #include <boost/json.hpp>
 #include <mutex>
 
+#include "core/envelope.h"
 #include "store/sqlite.h"
 #include "store/store.h"
 
@@ -100,7 +101,7 @@ core::Headers headers_from_json(std::string_view s) {
   core::Headers h;
   if (s.empty()) return h;
   boost::system::error_code ec;
-  json::value v = json::parse(s, ec);
+  json::value v = core::parse_json(s, ec);
   if (ec || !v.is_array()) return h;
   for (const auto& p : v.as_array()) {
     const auto* pa = p.if_array();
@@ -629,7 +630,7 @@ std::vector<core::QueueConfig> parse_queues(Db& db) {
   auto& s = db.prepare("SELECT name, config FROM queues ORDER BY name");
   while (s.step()) {
     boost::system::error_code ec;
-    json::value v = json::parse(s.view(1), ec);
+    json::value v = core::parse_json(s.view(1), ec);
     core::QueueConfig base;
     base.name = s.text(0);
     if (!ec && v.is_object()) {

@@ -130,6 +130,12 @@ boost::beast::http::response<boost::beast::http::string_body> get_with_headers(
 }  // namespace
 
 TEST(SdkE2E, DirectTriggerRunsTheBlogMigrationWithSignatures) {
+  {
+    std::lock_guard lk(g_mu);
+    g_written.clear();
+    g_tasks_seen.clear();
+    g_direct = 0;
+  }
   TempDir dir;
   Engine engine(dir.file("t.db"), {"--config", fast_config(dir), "--signing-secret", kSecret});
   engine.start();
