@@ -153,7 +153,7 @@ say "temp dir $DIR"
 say "data $DATA, page size $PAGE_SIZE, flaky $FLAKY, target $TARGET"
 
 # 1. The engine.
-"$TREEFLOW" serve --db "$DIR/treeflow.db" --listen 127.0.0.1:0 >"$ENGINE_LOG" 2>&1 &
+"$TREEFLOW" serve --db "$DIR/treeflow.db" --listen 127.0.0.1:0 --config "$ROOT/examples/blog_migration/treeflow.toml" >"$ENGINE_LOG" 2>&1 &
 ENGINE_PID=$!
 ENGINE_PORT=$(wait_listening "$ENGINE_PID" "$ENGINE_LOG" "treeflow engine listening on" 30) ||
   fail "start the engine" "treeflow serve did not report \"listening\" within 30 s (or exited)" "$ENGINE_LOG"
