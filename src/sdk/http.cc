@@ -32,7 +32,11 @@ std::string error_body(std::string_view code, std::string_view message) {
 }
 
 bool parse_json(std::string_view text, boost::json::value& out, std::string& why) {
-  boost::json::stream_parser p;
+  // Boost's default nesting limit (32) is far too low for trees of nested
+  // comments; the engine uses 10,000 (core/envelope.h), so does the SDK.
+  boost::json::parse_options opts;
+  opts.max_depth = 10000;
+  boost::json::stream_parser p({}, opts);
   boost::system::error_code ec;
   std::size_t n = p.write_some(text.data(), text.size(), ec);
   if (!ec && n < text.size()) {

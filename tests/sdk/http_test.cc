@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "treeflow/http.h"
+#include "treeflow/workflow.h"
 
 namespace {
 
@@ -53,6 +54,18 @@ TEST(Request, EmptyBodyIsNull) {
   treeflow::Request r2;
   r2.http.body = " \n";
   EXPECT_TRUE(r2.json().is_null());
+}
+
+TEST(Request, DeeplyNestedJsonIsAccepted) {
+  // Nested comment trees go far beyond Boost.JSON's default depth of 32.
+  treeflow::Request r;
+  for (int i = 0; i < 500; ++i) r.http.body += R"({"comments": [)";
+  for (int i = 0; i < 500; ++i) r.http.body += "]}";
+  EXPECT_TRUE(r.json().is_object());
+  treeflow::Request get;
+  get.http.method = "POST";
+  get.http.body = r.http.body;
+  EXPECT_TRUE(treeflow::default_init_data(get).request.payload.is_object());
 }
 
 TEST(Request, BadJsonThrowsBadRequestWithOffset) {
