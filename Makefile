@@ -12,7 +12,7 @@ FLAKY ?= 0
 TARGET ?=
 KEEP ?= 0
 
-.PHONY: all deps build test demo bench asan clean format
+.PHONY: all deps build test demo asan clean format
 
 all: build
 
@@ -32,12 +32,6 @@ demo: build
 	scripts/demo.sh --build $(BUILD) --data $(DATA) --page-size $(PAGE_SIZE) \
 	  --flaky $(FLAKY) $(if $(TARGET),--target $(TARGET)) $(if $(filter 1,$(KEEP)),--keep)
 
-bench: deps
-	@scripts/install-deps.sh --bench
-	cmake -S . -B build-release -G Ninja -DCMAKE_BUILD_TYPE=Release -DTREEFLOW_TESTS=OFF
-	cmake --build build-release -j $(JOBS)
-	bench/run.sh build-release
-
 asan:
 	$(MAKE) test BUILD=build-asan CMAKE_FLAGS=-DTREEFLOW_SANITIZE=ON
 
@@ -45,4 +39,4 @@ format:
 	clang-format -i $$(git ls-files '*.cc' '*.h')
 
 clean:
-	rm -rf build build-asan build-release
+	rm -rf build build-asan
