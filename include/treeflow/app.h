@@ -41,6 +41,10 @@ struct Options {
   int signature_tolerance_s = 300;  // accepted clock skew of a signature's t
   // (Addition.) Timeout of each call to the engine's API, connect included.
   int engine_timeout_ms = 10000;
+  // (Addition.) Bearer token for the engine's API (a "write" token), needed
+  // when the engine is configured with [auth] tokens. Default:
+  // $TREEFLOW_TOKEN (the variable the `treeflow` CLI reads). Empty: none sent.
+  std::string engine_token;
 
   // The defaults above, read from the environment.
   static Options from_env();

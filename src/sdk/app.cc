@@ -89,6 +89,7 @@ Options Options::from_env() {
   o.engine_url = env_or("TREEFLOW_ENGINE_URL", kDefaultEngineUrl);
   o.signing_secret = env_or("TREEFLOW_SIGNING_SECRET", "");
   o.public_base_url = env_or("TREEFLOW_PUBLIC_BASE_URL", "");
+  o.engine_token = env_or("TREEFLOW_TOKEN", "");
   return o;
 }
 
@@ -231,7 +232,8 @@ HttpResponse App::Impl::direct_call(const HttpRequest& rq, const Handlers& h) co
   reg["queue"] = options.queue;
   auto timeout = std::chrono::milliseconds(options.engine_timeout_ms);
   auto reply = sdk_detail::engine_post(options.engine_url, "/v1/runs",
-                                       boost::json::serialize(reg), timeout);
+                                       boost::json::serialize(reg), timeout,
+                                       options.engine_token);
   const std::string where = "the treeflow engine at " + options.engine_url;
   if (reply.status == 0)
     return error_answer(503, "engine_unavailable",
@@ -273,7 +275,8 @@ HttpResponse App::Impl::direct_call(const HttpRequest& rq, const Handlers& h) co
     report["envelope"] = complete.to_json();
   }
   auto rep = sdk_detail::engine_post(options.engine_url, "/v1/tasks/" + req.task_id + "/complete",
-                                     boost::json::serialize(report), timeout);
+                                     boost::json::serialize(report), timeout,
+                                     options.engine_token);
   if (rep.status < 200 || rep.status > 299)
     std::cerr << "treeflow: could not report task " << req.task_id << " of run " << req.run_id
               << " to " << options.engine_url << " ("

@@ -75,7 +75,8 @@ struct Call {
 }  // namespace
 
 EngineReply engine_post(const std::string& engine_url, const std::string& path,
-                        const std::string& json_body, std::chrono::milliseconds timeout) {
+                        const std::string& json_body, std::chrono::milliseconds timeout,
+                        const std::string& token) {
   auto parsed = boost::urls::parse_uri(engine_url);
   if (!parsed) return {0, {}, "not a valid URL"};
   if (parsed->scheme() != "http")
@@ -94,6 +95,7 @@ EngineReply engine_post(const std::string& engine_url, const std::string& path,
   c.req.set(http::field::user_agent, "treeflow-sdk/0.1");
   c.req.set(http::field::content_type, "application/json");
   c.req.set(http::field::accept, "application/json");
+  if (!token.empty()) c.req.set(http::field::authorization, "Bearer " + token);
   c.req.body() = json_body;
   c.req.prepare_payload();
   c.parser.body_limit(8u << 20);

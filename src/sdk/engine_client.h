@@ -16,7 +16,9 @@ struct EngineReply {
 
 // POSTs `json_body` to engine_url + path ("http://127.0.0.1:8700" + "/v1/runs").
 // Only http:// URLs are supported. Never throws.
+// `token`, when not empty, is sent as "Authorization: Bearer <token>".
 EngineReply engine_post(const std::string& engine_url, const std::string& path,
-                        const std::string& json_body, std::chrono::milliseconds timeout);
+                        const std::string& json_body, std::chrono::milliseconds timeout,
+                        const std::string& token = "");
 
 }  // namespace treeflow::sdk_detail

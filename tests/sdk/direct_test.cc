@@ -75,6 +75,7 @@ class DirectTest : public ::testing::Test {
     o.public_base_url = "http://endpoint.local:9000";
     o.queue = "bulk";
     o.engine_timeout_ms = 3000;
+    o.engine_token = "tok-w";
     treeflow::App app(o);
     app.route<Trigger>("GET", "/trigger");
     return app;
@@ -109,6 +110,7 @@ TEST_F(DirectTest, RegistersRunsViewReportsAndAnswers) {
   std::lock_guard lock(log_.mu);
   ASSERT_EQ(log_.runs.size(), 1u);
   EXPECT_EQ(log_.runs[0].header("Content-Type"), "application/json");
+  EXPECT_EQ(log_.runs[0].header("Authorization"), "Bearer tok-w");
   EXPECT_EQ(json::parse(log_.runs[0].body), json::parse(R"({
       "direct": true,
       "request": {"url": "http://endpoint.local:9000/trigger?page=1", "method": "GET",
@@ -116,6 +118,7 @@ TEST_F(DirectTest, RegistersRunsViewReportsAndAnswers) {
       "queue": "bulk"})"));
 
   ASSERT_EQ(log_.completes.size(), 1u);
+  EXPECT_EQ(log_.completes[0].header("Authorization"), "Bearer tok-w");
   auto report = json::parse(log_.completes[0].body);
   EXPECT_EQ(report.at("status_code"), 200);
   EXPECT_EQ(report.at("envelope"), json::parse(std::string(R"({"id": ")") + kTaskId + R"(",
