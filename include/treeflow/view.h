@@ -22,21 +22,26 @@
 
 namespace treeflow {
 
+// V has `static InitData get_workflow_init_data(const Request&)` (View Init).
 template <class V>
 concept HasInitHook = requires(const Request& rq) {
   { V::get_workflow_init_data(rq) } -> std::same_as<InitData>;
 };
 
+// V has `static CompleteData get_workflow_complete_data(const Request&,
+// const Response&)` (On Complete).
 template <class V>
 concept HasCompleteHook = requires(const Request& rq, const Response& rs) {
   { V::get_workflow_complete_data(rq, rs) } -> std::same_as<CompleteData>;
 };
 
+// V has `static Response view(const Request&)`.
 template <class V>
 concept HasView = requires(const Request& rq) {
   { V::view(rq) } -> std::same_as<Response>;
 };
 
+// All three: what App::route<V>() accepts.
 template <class V>
 concept WorkflowView = HasInitHook<V> && HasCompleteHook<V> && HasView<V>;
 
