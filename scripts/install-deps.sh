@@ -13,7 +13,13 @@ pkgs=(
   postgresql procps curl
 )
 if [[ "${1:-}" == "--bench" ]]; then
-  pkgs+=(wrk nginx-light redis-server nodejs npm python3 python3-celery python3-redis)
+  # The benchmark suite (bench/run.sh): load generator, the loopback endpoint,
+  # and the peers (BullMQ on redis, Celery on redis, graphile-worker on PostgreSQL).
+  pkgs+=(wrk nginx-light redis-server redis-tools python3 python3-celery python3-redis
+         iproute2 util-linux)
+  # A Node.js from elsewhere (e.g. NodeSource, which bundles npm and conflicts
+  # with Debian's npm) is used as it is.
+  if ! command -v npm >/dev/null 2>&1; then pkgs+=(nodejs npm); fi
 fi
 
 missing=()
