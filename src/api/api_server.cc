@@ -373,7 +373,7 @@ struct ApiServer::Impl : std::enable_shared_from_this<Impl> {
             s.attempts = root->attempts;
             s.last_status = root->last_status;
             s.last_error = root->last_error;
-            s.children = static_cast<std::int64_t>(reader().children(root->id, 0, 1).size());
+            s.children = reader().child_count(root->id);
             arr.push_back(summary_json(s));
           }
         } else {

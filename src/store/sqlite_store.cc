@@ -595,6 +595,14 @@ class SqliteReader final : public Reader {
     return out;
   }
 
+  std::int64_t child_count(std::string_view parent_id) override {
+    auto& s = db_.prepare("SELECT count(*) FROM tasks WHERE parent_id = ?1");
+    s.bind(1, parent_id);
+    std::int64_t n = s.step() ? s.i64(0) : 0;
+    s.reset();
+    return n;
+  }
+
   std::vector<core::QueueConfig> queues() override;
 
   StateCounts task_counts() override {

@@ -148,6 +148,7 @@ class Reader {
   // Direct children of a task (all phases) in creation order, after `after_seq`.
   virtual std::vector<TaskSummary> children(std::string_view parent_id, std::int64_t after_seq,
                                             std::size_t limit) = 0;
+  virtual std::int64_t child_count(std::string_view parent_id) = 0;
   virtual std::vector<core::QueueConfig> queues() = 0;
   // Tasks per state over every run, for /metrics.
   virtual StateCounts task_counts() = 0;

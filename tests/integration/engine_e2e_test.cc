@@ -19,14 +19,6 @@ double seconds_since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
 }
 
-long peak_rss_kib(pid_t pid) {
-  std::ifstream f("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(f, line))
-    if (line.rfind("VmHWM:", 0) == 0) return std::atol(line.c_str() + 6);
-  return -1;
-}
-
 struct Endpoints {
   treeflow::App app{treeflow::Options{}};
   std::unique_ptr<treeflow::Server> server;
@@ -71,8 +63,8 @@ TEST(EngineE2E, FanOutOf10000LeavesThenJoinOnce) {
   EXPECT_EQ(leaves.task_ids().size(), 10000u);
   EXPECT_EQ(joins.size(), 1u);
   // The join ran after every leaf (all leaves were recorded before it).
-  std::printf("[ figures ] fan-out 10,000 leaves: %.2f s end to end, %.0f tasks/s\n", secs,
-              10002 / secs);
+  std::printf("[ figures ] fan-out 10,000 leaves: %.2f s end to end, %.0f tasks/s, engine peak RSS %.1f MiB\n",
+              secs, 10002 / secs, engine.peak_rss_kib() / 1024.0);
 }
 
 TEST(EngineE2E, ChainOf10000PagesCompletesWithoutRecursion) {

@@ -81,6 +81,7 @@ void Engine::start() {
     std::vector<std::string> args{TREEFLOW_BIN, "serve", "--db", db_, "--listen", "127.0.0.1:0",
                                   "--sync", "normal", "--log-level", "warn"};
     for (auto& e : extra_) args.push_back(e);
+    for (auto& e : env_) putenv(e.data());
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
@@ -137,6 +138,32 @@ bool Engine::alive() {
     return false;
   }
   return true;
+}
+
+long Engine::peak_rss_kib() const {
+  std::ifstream f("/proc/" + std::to_string(pid_) + "/status");
+  std::string line;
+  while (std::getline(f, line))
+    if (line.rfind("VmHWM:", 0) == 0) return std::atol(line.c_str() + 6);
+  return -1;
+}
+
+std::pair<int, std::string> cli(const std::vector<std::string>& args) {
+  std::string cmd = TREEFLOW_BIN;
+  for (auto& a : args) {
+    cmd += " '";
+    for (char c : a) cmd += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    cmd += "'";
+  }
+  cmd += " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) throw std::runtime_error("popen failed");
+  std::string out;
+  char buf[4096];
+  std::size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  int st = pclose(p);
+  return {WIFEXITED(st) ? WEXITSTATUS(st) : -1, out};
 }
 
 std::string Engine::log() const {

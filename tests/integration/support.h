@@ -37,6 +37,9 @@ struct HttpResult {
   }
 };
 
+// Runs the `treeflow` CLI with args; returns (exit status, stdout+stderr).
+std::pair<int, std::string> cli(const std::vector<std::string>& args);
+
 // One synchronous HTTP/1.1 call (Connection: close). Throws on transport errors.
 HttpResult http(const std::string& method, const std::string& url, const std::string& body = "",
                 const std::vector<std::pair<std::string, std::string>>& headers = {});
@@ -54,6 +57,8 @@ class Engine {
  public:
   // extra: more arguments for `treeflow serve` (e.g. {"--config", path}).
   Engine(std::string db, std::vector<std::string> extra = {});
+  // With env: extra environment variables for the child (e.g. TREEFLOW_CRASH_AT=...).
+  void set_env(std::vector<std::string> env) { env_ = std::move(env); }
   ~Engine();
   void start();       // waits until /healthz answers
   void kill9();       // SIGKILL, then reap
@@ -61,6 +66,9 @@ class Engine {
   bool alive();
   int exit_code() const { return exit_code_; }
   std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  pid_t pid() const { return pid_; }
+  // Peak resident memory of the engine process so far (KiB), from /proc.
+  long peak_rss_kib() const;
   std::string log() const;
 
   // API helpers (throw on transport errors; assert nothing).
@@ -77,6 +85,7 @@ class Engine {
  private:
   std::string db_;
   std::vector<std::string> extra_;
+  std::vector<std::string> env_;
   pid_t pid_ = -1;
   int port_ = 0;
   int exit_code_ = -1;
