@@ -12,7 +12,7 @@ FLAKY ?= 0
 TARGET ?=
 KEEP ?= 0
 
-.PHONY: all deps build test demo asan clean format
+.PHONY: all deps build test demo soak asan clean format
 
 all: build
 
@@ -31,6 +31,12 @@ test: build
 demo: build
 	scripts/demo.sh --build $(BUILD) --data $(DATA) --page-size $(PAGE_SIZE) \
 	  --flaky $(FLAKY) $(if $(TARGET),--target $(TARGET)) $(if $(filter 1,$(KEEP)),--keep)
+
+# The kill -9 soak: the flagship job with 20% failing calls, the engine killed
+# at random moments KILLS times; the copy must be exact.
+KILLS ?= 20
+soak: build
+	scripts/demo.sh --build $(BUILD) --data $(DATA) --page-size 50 --flaky 0.2 --kill $(KILLS)
 
 asan:
 	$(MAKE) test BUILD=build-asan CMAKE_FLAGS=-DTREEFLOW_SANITIZE=ON

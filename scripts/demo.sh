@@ -8,9 +8,12 @@
 # Exit 0 only when the run completed and the copy is exact.
 #
 # usage: scripts/demo.sh [--build DIR] [--data FILE] [--page-size K] [--flaky P]
-#                        [--target blog.db|postgresql://...] [--keep]
-#   --keep  leave the engine and the endpoints running afterwards, and say how
-#           to inspect the run and how to stop them.
+#                        [--target blog.db|postgresql://...] [--keep] [--kill N]
+#   --keep    leave the engine and the endpoints running afterwards, and say how
+#             to inspect the run and how to stop them.
+#   --kill N  kill -9 the engine N times at random moments of the run, each
+#             time restarting it on the same store (the soak of `make soak`);
+#             the copy must still be exact and no task left pending or running.
 # Every process it starts is stopped by PID on exit (unless --keep). Logs are
 # kept in the temp dir, which is removed after a success without --keep.
 set -uo pipefail
@@ -22,8 +25,9 @@ PAGE_SIZE=50
 FLAKY=0
 TARGET=
 KEEP=0
+KILLS=0
 
-usage() { sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 
 while (($#)); do
   case "$1" in
@@ -33,6 +37,7 @@ while (($#)); do
     --flaky) FLAKY=${2:?--flaky needs a value}; shift 2 ;;
     --target) TARGET=${2:?--target needs a value}; shift 2 ;;
     --keep) KEEP=1; shift ;;
+    --kill) KILLS=${2:?--kill needs a value}; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "demo: unknown argument $1" >&2; usage >&2; exit 2 ;;
   esac
@@ -57,6 +62,7 @@ for bin in "$TREEFLOW" "$ENDPOINTS" "$VERIFY"; do
 done
 [[ -r "$DATA" ]] || { echo "demo: cannot read the data file $DATA" >&2; exit 2; }
 [[ "$PAGE_SIZE" =~ ^[0-9]+$ && "$PAGE_SIZE" -ge 1 ]] || { echo "demo: --page-size must be a positive integer" >&2; exit 2; }
+[[ "$KILLS" =~ ^[0-9]+$ ]] || { echo "demo: --kill must be a number" >&2; exit 2; }
 command -v curl >/dev/null || { echo "demo: curl is required (scripts/install-deps.sh)" >&2; exit 2; }
 
 DIR=$(mktemp -d "${TMPDIR:-/tmp}/treeflow-demo.XXXXXX") || { echo "demo: cannot create a temp dir" >&2; exit 2; }
@@ -92,6 +98,7 @@ cleanup() {
     exit "$rc"
   fi
   local pid
+  [[ -f "$ENGINE_LOG.current" ]] && cat "$ENGINE_LOG.current" >>"$ENGINE_LOG" && rm -f "$ENGINE_LOG.current"
   for pid in $ENDPOINTS_PID $ENGINE_PID; do
     kill "$pid" 2>/dev/null
   done
@@ -152,14 +159,20 @@ START_S=$(date +%s.%N)
 say "temp dir $DIR"
 say "data $DATA, page size $PAGE_SIZE, flaky $FLAKY, target $TARGET"
 
-# 1. The engine.
-"$TREEFLOW" serve --db "$DIR/treeflow.db" --listen 127.0.0.1:0 --config "$ROOT/examples/blog_migration/treeflow.toml" >"$ENGINE_LOG" 2>&1 &
-ENGINE_PID=$!
-ENGINE_PORT=$(wait_listening "$ENGINE_PID" "$ENGINE_LOG" "treeflow engine listening on" 30) ||
-  fail "start the engine" "treeflow serve did not report \"listening\" within 30 s (or exited)" "$ENGINE_LOG"
-ENGINE_URL="http://127.0.0.1:$ENGINE_PORT"
-wait_healthy "$ENGINE_URL/healthz" "$ENGINE_PID" ||
-  fail "start the engine" "$ENGINE_URL/healthz does not answer" "$ENGINE_LOG"
+# 1. The engine. (A function: --kill restarts it on the same store and port.)
+start_engine() {
+  local listen=${1:-127.0.0.1:0}
+  : >"$ENGINE_LOG.current"
+  "$TREEFLOW" serve --db "$DIR/treeflow.db" --listen "$listen" \
+    --config "$ROOT/examples/blog_migration/treeflow.toml" >"$ENGINE_LOG.current" 2>&1 &
+  ENGINE_PID=$!
+  ENGINE_PORT=$(wait_listening "$ENGINE_PID" "$ENGINE_LOG.current" "treeflow engine listening on" 30) ||
+    { cat "$ENGINE_LOG.current" >>"$ENGINE_LOG"; fail "start the engine" "treeflow serve did not report \"listening\" within 30 s (or exited)" "$ENGINE_LOG"; }
+  ENGINE_URL="http://127.0.0.1:$ENGINE_PORT"
+  wait_healthy "$ENGINE_URL/healthz" "$ENGINE_PID" ||
+    fail "start the engine" "$ENGINE_URL/healthz does not answer" "$ENGINE_LOG.current"
+}
+start_engine
 say "engine   pid $ENGINE_PID at $ENGINE_URL (log $ENGINE_LOG)"
 
 # 2. The endpoints (warehouse + the three views), told where the engine is.
@@ -194,6 +207,23 @@ if grep -q "could not report task" "$ENDPOINTS_LOG"; then
   echo "demo: the engine will dispatch the Trigger again when its lease expires" >&2
 fi
 
+# 3b. --kill N: crash the engine at random moments and restart it.
+for ((k = 1; k <= KILLS; k++)); do
+  sleep "$(awk -v s="$RANDOM" 'BEGIN { srand(s); printf "%.2f", 0.2 + rand() * 1.3 }')"
+  STATE=$(curl -sf --max-time 5 "$ENGINE_URL/v1/runs/$RUN" | grep -o '"state":"[a-z]*"' | head -1 | cut -d'"' -f4)
+  if [[ "$STATE" != running ]]; then
+    say "the run is $STATE after $((k - 1)) kill(s); no more kills"
+    break
+  fi
+  DONE=$(curl -sf --max-time 5 "$ENGINE_URL/v1/runs/$RUN" | grep -o '"completed":[0-9]*' | head -1 | cut -d: -f2)
+  kill -9 "$ENGINE_PID"
+  wait "$ENGINE_PID" 2>/dev/null
+  cat "$ENGINE_LOG.current" >>"$ENGINE_LOG"
+  say "kill -9 #$k of the engine (pid $ENGINE_PID) at ${DONE:-?} completed tasks; restarting"
+  start_engine "127.0.0.1:$ENGINE_PORT"
+  KILLED=$k
+done
+
 # 4. Follow it live. In the background + wait, so Ctrl-C and ctest's timeout
 # reach our trap at once.
 "$TREEFLOW" watch "$RUN" --server "$ENGINE_URL" &
@@ -214,6 +244,12 @@ echo "demo wall time: ${ELAPSED} s"
 if ((WATCH_RC != 0)); then
   STATE=$(grep -o '"state":"[a-z]*"' "$DIR/status.json" 2>/dev/null | head -1 | cut -d'"' -f4)
   fail "run the job" "run $RUN did not complete (state ${STATE:-unknown}, treeflow watch exited $WATCH_RC); see \`$TREEFLOW tree $RUN --server $ENGINE_URL\`" "$ENGINE_LOG"
+fi
+
+if ((KILLS)); then
+  LEFT=$(grep -o '"pending":[0-9]*\|"running":[0-9]*\|"waiting":[0-9]*' "$DIR/status.json" | cut -d: -f2 | awk '{ s += $1 } END { print s + 0 }')
+  [[ "${LEFT:-x}" == 0 ]] || fail "check the store" "tasks left pending/running/waiting after the kills: ${LEFT:-unknown} ($DIR/status.json)" "$ENGINE_LOG"
+  say "survived ${KILLED:-0} kill -9 of the engine; nothing left pending or running in the store"
 fi
 
 say "blog_verify --data $DATA --target $TARGET"
