@@ -1,6 +1,7 @@
 # treeflow — the two commands of the quick start:
 #   make demo   run the flagship job (blogs + nested comments -> SQLite), verified
 #   make test   build and run every test
+#   make bench  the benchmark suite (limit, engine, peers): bench/README.md
 # Both install what they need (Debian 12) first.
 
 BUILD ?= build
@@ -37,6 +38,14 @@ demo: build
 KILLS ?= 20
 soak: build
 	scripts/demo.sh --build $(BUILD) --data $(DATA) --page-size 50 --flaky 0.2 --kill $(KILLS)
+
+# The benchmark suite: a Release build of the engine, then bench/run.sh (about
+# 15 minutes; prints the table and writes bench/results/latest.json).
+bench:
+	scripts/install-deps.sh --bench
+	cmake -S . -B build-release -G Ninja -DCMAKE_BUILD_TYPE=Release -DTREEFLOW_TESTS=OFF -DTREEFLOW_EXAMPLES=OFF
+	cmake --build build-release --target treeflow -j $(JOBS)
+	bench/run.sh build-release
 
 asan:
 	$(MAKE) test BUILD=build-asan CMAKE_FLAGS=-DTREEFLOW_SANITIZE=ON
