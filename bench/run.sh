@@ -47,7 +47,8 @@ jget() { "$PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(s
 say "treeflow bench $STAMP, build $BUILD, RUNS=$RUNS, work dir $WORK"
 "$BENCH_DIR/versions.sh" | tee "$P/versions.txt"
 # The commit, marked +dirty when src/ has uncommitted changes (the build used them).
-{ git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown; } | tr -d '\n' > "$P/commit.txt"
+# BENCH_COMMIT overrides it (a run from `git archive` of a commit has no .git).
+{ [ -n "${BENCH_COMMIT:-}" ] && echo "$BENCH_COMMIT" || git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown; } | tr -d '\n' > "$P/commit.txt"
 [ -n "$(git -C "$REPO" status --porcelain -- src CMakeLists.txt 2>/dev/null)" ] && echo -n "+dirty" >> "$P/commit.txt"
 
 # Scale-run shape: 1 root -> MIDS -> LEAVES each; MIDS fixed at 1,000.
