@@ -13,7 +13,7 @@ FLAKY ?= 0
 TARGET ?=
 KEEP ?= 0
 
-.PHONY: all deps build test demo soak asan clean format
+.PHONY: all deps build test demo soak asan clean format bench
 
 all: build
 
