@@ -11,6 +11,7 @@ pkgs=(
   libcli11-dev libspdlog-dev libtomlplusplus-dev libcpp-httplib-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   postgresql procps curl
+  clang libclang-rt-14-dev
 )
 if [[ "${1:-}" == "--bench" ]]; then
   # The benchmark suite (bench/run.sh): load generator, the loopback endpoint,
