@@ -13,7 +13,7 @@ FLAKY ?= 0
 TARGET ?=
 KEEP ?= 0
 
-.PHONY: all deps build test demo soak asan clean format bench
+.PHONY: all deps build test demo soak asan fuzz fuzz-long clean format bench
 
 all: build
 
@@ -49,6 +49,15 @@ bench:
 
 asan:
 	$(MAKE) test BUILD=build-asan CMAKE_FLAGS=-DTREEFLOW_SANITIZE=ON
+
+# libFuzzer targets (fuzz/README.md), built with clang in build-fuzz/:
+# `make fuzz` runs each briefly (CI), `make fuzz-long` for FUZZ_SECONDS each.
+FUZZ_SECONDS ?= 600
+fuzz: deps
+	fuzz/run.sh 20
+
+fuzz-long: deps
+	fuzz/run.sh $(FUZZ_SECONDS)
 
 format:
 	clang-format -i $$(git ls-files '*.cc' '*.h')
