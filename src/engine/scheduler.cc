@@ -1,29 +1,18 @@
 #include "engine/scheduler.h"
 
-#include <openssl/rand.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <boost/json.hpp>
 #include <chrono>
-#include <cmath>
-#include <deque>
 
-#include "core/envelope.h"
-#include "core/ids.h"
-#include "core/inputs.h"
 #include "core/queue.h"
-#include "core/retry.h"
-#include "core/tree.h"
-#include "core/url.h"
 #include "engine/crash.h"
+#include "engine/transitions.h"
 
 namespace treeflow::engine {
 
-namespace json = boost::json;
 using core::TaskState;
 using core::TimeMs;
-using store::TaskRow;
 
 TimeMs now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -31,748 +20,31 @@ TimeMs now_ms() {
       .count();
 }
 
-namespace {
-
-CommandResult ok(json::value v) { return CommandResult{true, std::move(v), {}}; }
-CommandResult fail(int status, std::string code, std::string message) {
-  return CommandResult{false, nullptr, ApiError{status, std::move(code), std::move(message)}};
-}
-
-std::string new_run_id() {
-  unsigned char e[16];
-  if (RAND_bytes(e, sizeof e) != 1) throw std::runtime_error("RAND_bytes failed");
-  return core::run_id_from_entropy(e);
-}
-
-// How a payload (any JSON) becomes a request body: "" and null give no body;
-// other strings are sent as they are; everything else as JSON text.
-std::string body_of(const json::value& payload) {
-  if (payload.is_null()) return {};
-  if (const auto* s = payload.if_string()) return std::string(*s);
-  return json::serialize(payload);
-}
-
-bool method_has_body(std::string_view m) { return m != "GET" && m != "HEAD" && m != "DELETE"; }
-
-}  // namespace
-
-// Everything one transaction does. Lives for one loop iteration.
-class TxContext final : public CommandContext {
- public:
-  TxContext(Scheduler& s, store::WriteTx& tx, TimeMs now) : s_(s), tx_(tx), now_(now) {}
-
-  TimeMs now() const override { return now_; }
-
-  // --- loading and saving ----------------------------------------------------
-  TaskRow* load(const std::string& id) {
-    auto it = cache_.find(id);
-    if (it != cache_.end()) return &it->second.row;
-    auto row = tx_.task(id);
-    if (!row) return nullptr;
-    auto [ins, okk] = cache_.emplace(id, Cached{std::move(*row), TaskState::pending, false});
-    ins->second.original = ins->second.row.state;
-    return &ins->second.row;
-  }
-
-  store::RunRow* load_run(const std::string& id) {
-    auto it = runs_.find(id);
-    if (it != runs_.end()) return &it->second;
-    auto r = tx_.run(id);
-    if (!r) return nullptr;
-    return &runs_.emplace(id, std::move(*r)).first->second;
-  }
-
-  void touch(TaskRow& row) {
-    row.updated_at = now_;
-    cache_[row.id].dirty = true;
-    touched_runs_.insert(row.run_id);
-  }
-
-  void set_state(TaskRow& row, TaskState st) {
-    if (row.state == st) return;
-    auto& d = deltas_[row.run_id];
-    d.counts[static_cast<int>(row.state)] -= 1;
-    d.counts[static_cast<int>(st)] += 1;
-    row.state = st;
-    row.node.state = st;
-    if (st == TaskState::completed || st == TaskState::failed || st == TaskState::cancelled)
-      row.finished_at = now_;
-    else
-      row.finished_at = 0;
-    if (st == TaskState::completed) s_.stats_.tasks_completed++;
-    if (st == TaskState::failed) s_.stats_.tasks_failed++;
-    transitions_.emplace_back(row.run_id, row.id, st);
-    touch(row);
-  }
-
-  // --- the tree: apply an event and everything it causes, iteratively --------
-  void apply(const std::string& task_id, core::Event ev) {
-    work_.emplace_back(task_id, ev);
-    while (!work_.empty()) {
-      auto [id, e] = std::move(work_.front());
-      work_.pop_front();
-      TaskRow* row = load(id);
-      if (!row) {
-        spdlog::error("tree event {} for unknown task {}", core::to_string(e.kind), id);
-        continue;
-      }
-      store::RunRow* run = load_run(row->run_id);
-      row->node.state = row->state;
-      row->node.run_cancelled = run && run->cancelled;
-      core::Step st = core::step(row->node, e);
-      if (!st.ignored_because.empty()) {
-        spdlog::debug("task {}: {} ignored: {}", id, core::to_string(e.kind), st.ignored_because);
-      }
-      if (!st.changed) continue;
-      TaskState new_state = st.node.state;
-      row->node = st.node;
-      set_state(*row, new_state);
-      touch(*row);
-      for (core::EffectKind eff : st.effects) {
-        switch (eff) {
-          case core::EffectKind::fire_join:
-            fire_join(*row);
-            break;
-          case core::EffectKind::notify_completed:
-            work_.emplace_back(row->parent_id, core::Event{core::EventKind::child_completed});
-            break;
-          case core::EffectKind::notify_failed:
-            work_.emplace_back(row->parent_id,
-                               core::Event{core::EventKind::child_failed, 0, row->on_failure});
-            break;
-          case core::EffectKind::notify_unfailed:
-            work_.emplace_back(row->parent_id,
-                               core::Event{core::EventKind::child_unfailed, 0, row->on_failure});
-            break;
-        }
-      }
-    }
-  }
-
-  // The join: create the sub tasks from the stored specs, exactly once.
-  void fire_join(TaskRow& row) {
-    std::vector<core::NextSpec> specs;
-    if (!row.sub_specs.empty()) {
-      boost::system::error_code ec;
-      json::value v = core::parse_json(row.sub_specs, ec);
-      auto parsed = core::parse_specs(ec ? json::value() : v, "sub_task_next", true,
-                                      s_.options_.limits);
-      if (!parsed) return fail_task(row, "stored sub_task_next: " + parsed.error().message);
-      specs = std::move(*parsed);
-    }
-    std::vector<TaskRow> children;
-    if (!specs.empty()) {
-      json::value data = parse_or_null(row.response_data);
-      std::vector<json::value> cdata;
-      bool need_children = std::any_of(specs.begin(), specs.end(), [](const core::NextSpec& sp) {
-        return sp.input_type == core::InputType::children;
-      });
-      if (need_children) {
-        flush_tasks();  // the children's latest states may still be in the cache
-        for (auto& [state, text] : tx_.children_data(row.id, core::Phase::immediate)) {
-          if (state == TaskState::completed)
-            cdata.push_back(parse_or_null(text));
-          else
-            cdata.push_back(json::object{{"error", text}});
-        }
-      }
-      auto made = expand(row, core::Phase::sub, specs, data, need_children ? &cdata : nullptr);
-      if (!made) return fail_task(row, made.error().message);
-      children = std::move(*made);
-    }
-    s_.stats_.joins_fired++;
-    crash_point("before_join_insert");
-    insert_children(row, children);
-    row.sub_specs.clear();
-    touch(row);
-    work_.emplace_front(row.id,
-                        core::Event{core::EventKind::join_fired, static_cast<std::int64_t>(children.size())});
-  }
-
-  // A task fails for a reason of its own that is not a failed attempt (a bad
-  // envelope, a spec error at the join): it is failed, its parent told.
-  void fail_task(TaskRow& row, std::string reason) {
-    spdlog::warn("task {} failed: {}", row.id, reason);
-    row.last_error = std::move(reason);
-    row.node.own_failure = true;
-    row.node.state = TaskState::failed;
-    set_state(row, TaskState::failed);
-    if (!row.parent_id.empty())
-      work_.emplace_back(row.parent_id,
-                         core::Event{core::EventKind::child_failed, 0, row.on_failure});
-  }
-
-  static json::value parse_or_null(std::string_view text) {
-    if (text.empty()) return nullptr;
-    boost::system::error_code ec;
-    json::value v = core::parse_json(text, ec);
-    return ec ? json::value(nullptr) : v;
-  }
-
-  core::Result<std::vector<TaskRow>> expand(const TaskRow& parent, core::Phase phase,
-                                            const std::vector<core::NextSpec>& specs,
-                                            const json::value& data,
-                                            const std::vector<json::value>* cdata) {
-    core::ExpandInput in;
-    in.parent_id = parent.id;
-    in.parent_request = &parent.request;
-    in.parent_queue = parent.queue;
-    in.parent_depth = parent.depth;
-    in.phase = phase;
-    in.specs = &specs;
-    in.data = &data;
-    in.children_data = cdata;
-    in.limits = &s_.options_.limits;
-    auto made = core::expand(in);
-    if (!made) return made.error();
-    std::vector<TaskRow> rows;
-    rows.reserve(made->size());
-    for (auto& nt : *made) {
-      if (!s_.queues_.count(nt.queue))
-        return core::Error{"queue_unknown",
-                           std::string(phase == core::Phase::sub ? "sub_task_next" : "immediate_next") +
-                               "[" + std::to_string(nt.spec_index) + "]: unknown queue \"" +
-                               nt.queue + "\""};
-      TaskRow r;
-      r.id = std::move(nt.id);
-      r.run_id = parent.run_id;
-      r.parent_id = parent.id;
-      r.phase = nt.phase;
-      r.spec_index = nt.spec_index;
-      r.item_index = nt.item_index;
-      r.depth = nt.depth;
-      r.state = TaskState::pending;
-      r.queue = std::move(nt.queue);
-      r.on_failure = nt.on_failure;
-      r.request = std::move(nt.request);
-      r.not_before = now_;
-      r.created_at = now_;
-      r.updated_at = now_;
-      rows.push_back(std::move(r));
-    }
-    return rows;
-  }
-
-  void insert_children(const TaskRow& parent, const std::vector<TaskRow>& children) {
-    if (children.empty()) return;
-    std::size_t n = tx_.insert_tasks(children);
-    if (n != children.size())
-      spdlog::warn("task {}: {} of {} children existed already (replayed answer)", parent.id,
-                   children.size() - n, children.size());
-    deltas_[parent.run_id].counts[static_cast<int>(TaskState::pending)] +=
-        static_cast<std::int64_t>(n);
-    s_.stats_.tasks_created += n;
-    touched_runs_.insert(parent.run_id);
-    for (const auto& c : children) s_.next_due_[c.queue] = std::min(s_.next_due_[c.queue], now_);
-  }
-
-  // --- answers ---------------------------------------------------------------
-  void on_answer(const Answer& a, bool from_dispatcher) {
-    TaskRow* row = load(a.task_id);
-    if (!row) return;
-    if (row->state != TaskState::running || row->attempts != a.attempt) {
-      spdlog::debug("stale answer for task {} (attempt {}, stored {} {})", a.task_id, a.attempt,
-                    core::to_string(row->state), row->attempts);
-      return;
-    }
-    const core::QueueConfig& q = queue_of(row->queue);
-    row->last_status = a.status;
-    row->lease_until = 0;
-    core::Outcome outcome =
-        a.error.empty() ? core::classify_status(a.status, q) : core::Outcome::retryable;
-    if (outcome == core::Outcome::success) return on_success(*row, a);
-
-    std::string reason = !a.error.empty() ? a.error : "HTTP " + std::to_string(a.status);
-    if (!a.error.empty() && a.status != 0) reason += " (HTTP " + std::to_string(a.status) + ")";
-    if (outcome == core::Outcome::retryable) {
-      auto d = core::decide_retry(q.retry, row->attempts, row->first_attempt_at, now_,
-                                  a.retry_after_ms);
-      if (!d.give_up) {
-        row->last_error = reason;
-        row->not_before = d.not_before;
-        set_state(*row, TaskState::pending);
-        deltas_[row->run_id].retries += 1;
-        s_.stats_.retries++;
-        auto& nd = s_.next_due_[row->queue];
-        nd = std::min(nd, d.not_before);
-        return;
-      }
-      reason += " — giving up after " + std::to_string(row->attempts) + " attempt(s)";
-    } else {
-      reason += " — not retried (permanent error)";
-    }
-    row->last_error = reason;
-    apply(row->id, core::Event{core::EventKind::own_failed});
-  }
-
-  void on_success(TaskRow& row, const Answer& a) {
-    json::value data;
-    std::vector<core::NextSpec> immediate;
-    std::vector<core::NextSpec> sub;
-    if (a.envelope) {
-      auto env = core::parse_envelope(a.body, s_.options_.limits);
-      if (!env) {
-        row.last_error = "envelope: " + env.error().message;
-        return apply(row.id, core::Event{core::EventKind::own_failed});
-      }
-      data = std::move(env->data);
-      immediate = std::move(env->immediate_next);
-      sub = std::move(env->sub_task_next);
-    } else {
-      data = core::leaf_data(a.body);
-    }
-    store::RunRow* run = load_run(row.run_id);
-    std::vector<TaskRow> children;
-    if (!(run && run->cancelled) && !immediate.empty()) {
-      auto made = expand(row, core::Phase::immediate, immediate, data, nullptr);
-      if (!made) {
-        row.last_error = made.error().message;
-        return apply(row.id, core::Event{core::EventKind::own_failed});
-      }
-      children = std::move(*made);
-    }
-    if (!sub.empty()) {
-      // Check the sub specs against this data now, so that a bad spec fails
-      // this answer (retryable as a whole) rather than the join later.
-      std::vector<json::value> no_children;
-      auto dry = expand(row, core::Phase::sub, sub, data, &no_children);
-      if (!dry) {
-        row.last_error = dry.error().message;
-        return apply(row.id, core::Event{core::EventKind::own_failed});
-      }
-    }
-    row.response_data = json::serialize(data);
-    row.last_error.clear();
-    row.sub_specs = sub.empty() ? std::string() : json::serialize(core::to_json(sub));
-    insert_children(row, children);
-    crash_point("after_children_insert");
-    apply(row.id, core::Event{core::EventKind::answered, static_cast<std::int64_t>(children.size())});
-  }
-
-  const core::QueueConfig& queue_of(const std::string& name) {
-    auto it = s_.queues_.find(name);
-    if (it != s_.queues_.end()) return it->second;
-    return s_.queues_.at("default");
-  }
-
-  // --- commands --------------------------------------------------------------
-  CommandResult start_run(const json::object& body) override {
-    const json::object* req = &body;
-    if (auto* r = body.if_contains("request")) {
-      if (!r->is_object()) return fail(400, "invalid_argument", "request: expected an object");
-      req = &r->as_object();
-    }
-    auto str = [&](const json::object& o, const char* k, std::string def) -> std::optional<std::string> {
-      auto* v = o.if_contains(k);
-      if (!v || v->is_null()) return def;
-      if (!v->is_string()) return std::nullopt;
-      return std::string(v->as_string());
-    };
-    auto url = str(*req, "url", "");
-    if (!url || url->empty()) return fail(400, "invalid_argument", "url: required (a string)");
-    auto valid = core::validate_target_url(*url, s_.options_.limits);
-    if (!valid) return fail(400, "invalid_url", valid.error().message);
-    auto method = str(*req, "method", "POST");
-    if (!method) return fail(400, "invalid_argument", "method: expected a string");
-    std::transform(method->begin(), method->end(), method->begin(), ::toupper);
-    static const std::array<std::string_view, 6> methods{"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"};
-    if (std::find(methods.begin(), methods.end(), *method) == methods.end())
-      return fail(400, "invalid_argument", "method: \"" + *method + "\" is not one of GET POST PUT PATCH DELETE HEAD");
-    auto queue = str(body, "queue", "default");
-    if (!queue) return fail(400, "invalid_argument", "queue: expected a string");
-    if (!s_.queues_.count(*queue)) return fail(404, "queue_not_found", "queue \"" + *queue + "\" does not exist");
-    auto name = str(body, "name", "");
-    if (!name) return fail(400, "invalid_argument", "name: expected a string");
-    if (!name->empty()) {
-      if (!core::is_valid_name(*name))
-        return fail(400, "invalid_argument", "name: \"" + *name + "\" may contain only letters, digits, - and _ (1 to 500 characters)");
-      if (tx_.run_id_by_name(*name))
-        return fail(409, "already_exists", "a run named \"" + *name + "\" already exists");
-    }
-    core::Headers headers;
-    if (auto* h = req->if_contains("headers"); h && !h->is_null()) {
-      if (!h->is_object()) return fail(400, "invalid_argument", "headers: expected an object of strings");
-      for (const auto& kv : h->as_object()) {
-        if (!kv.value().is_string())
-          return fail(400, "invalid_argument", "headers." + std::string(kv.key()) + ": expected a string");
-        headers.emplace_back(std::string(kv.key()), std::string(kv.value().as_string()));
-      }
-    }
-    headers = core::strip_engine_headers(headers);
-    auto hv = core::validate_headers(headers, s_.options_.limits);
-    if (!hv) return fail(400, hv.error().code, hv.error().message);
-    json::value payload = nullptr;
-    if (auto* p = req->if_contains("payload")) payload = *p;
-    core::TaskRequest request;
-    request.method = *method;
-    request.url = *url;
-    request.headers = std::move(headers);
-    if (method_has_body(*method)) {
-      request.body = body_of(payload);
-    } else if (payload.is_object() && !payload.as_object().empty()) {
-      auto u = core::append_query(request.url, payload.as_object());
-      if (!u) return fail(400, "invalid_argument", "payload: " + u.error().message);
-      request.url = *u;
-    }
-    if (request.body.size() > s_.options_.limits.max_payload_bytes)
-      return fail(413, "payload_too_large", "payload is " + std::to_string(request.body.size()) + " bytes; the limit is " + std::to_string(s_.options_.limits.max_payload_bytes));
-    TimeMs not_before = now_;
-    if (auto* st = body.if_contains("schedule_time"); st && !st->is_null()) {
-      if (st->is_int64()) {
-        not_before = st->as_int64();
-      } else if (st->is_string()) {
-        auto d = core::parse_duration_ms(st->as_string());
-        if (!d) return fail(400, "invalid_argument", "schedule_time: expected epoch milliseconds or a delay like \"30s\"");
-        not_before = now_ + *d;
-      } else {
-        return fail(400, "invalid_argument", "schedule_time: expected epoch milliseconds or a delay like \"30s\"");
-      }
-      if (not_before > now_ + 30LL * 24 * 3600 * 1000)
-        return fail(400, "invalid_argument", "schedule_time: must be no more than 720h in the future");
-    }
-    bool direct = false;
-    if (auto* d = body.if_contains("direct")) direct = d->is_bool() && d->as_bool();
-
-    store::RunRow run;
-    run.id = new_run_id();
-    run.name = *name;
-    run.root_task_id = core::root_task_id(run.id);
-    run.created_at = now_;
-    tx_.insert_run(run);
-    TaskRow root;
-    root.id = run.root_task_id;
-    root.run_id = run.id;
-    root.phase = core::Phase::root;
-    root.queue = *queue;
-    root.request = std::move(request);
-    root.created_at = now_;
-    root.updated_at = now_;
-    root.not_before = not_before;
-    const core::QueueConfig& q = queue_of(*queue);
-    if (direct) {
-      // The SDK runs this first attempt itself; the lease covers it.
-      root.state = TaskState::running;
-      root.attempts = 1;
-      root.first_attempt_at = now_;
-      root.lease_until = now_ + q.dispatch_deadline_ms;
-    }
-    tx_.insert_tasks({root});
-    deltas_[run.id].counts[static_cast<int>(root.state)] += 1;
-    if (direct) deltas_[run.id].dispatches += 1;
-    touched_runs_.insert(run.id);
-    s_.stats_.tasks_created++;
-    if (!direct) s_.next_due_[*queue] = std::min(s_.next_due_[*queue], not_before);
-    runs_.emplace(run.id, run);
-    return ok(json::object{{"run_id", run.id},
-                           {"task_id", root.id},
-                           {"state", core::to_string(root.state)}});
-  }
-
-  CommandResult complete_task(const std::string& task_id, const json::object& body) override {
-    TaskRow* row = load(task_id);
-    if (!row) return fail(404, "not_found", "no task " + task_id);
-    if (row->state != TaskState::running)
-      return fail(409, "not_running", "task " + task_id + " is " + std::string(core::to_string(row->state)) + ", not running: the report is ignored");
-    auto* sc = body.if_contains("status_code");
-    if (!sc || !sc->is_int64())
-      return fail(400, "invalid_argument", "status_code: required (an integer)");
-    Answer a;
-    a.task_id = task_id;
-    a.attempt = row->attempts;
-    a.status = static_cast<int>(sc->as_int64());
-    if (auto* env = body.if_contains("envelope")) {
-      a.envelope = true;
-      a.body = json::serialize(*env);
-    } else if (auto* d = body.if_contains("data")) {
-      a.body = json::serialize(*d);
-    }
-    on_answer(a, false);
-    const TaskRow* after = load(task_id);
-    return ok(json::object{{"task_id", task_id},
-                           {"state", core::to_string(after->state)},
-                           {"error", after->last_error}});
-  }
-
-  CommandResult cancel_run(const std::string& run_id) override {
-    store::RunRow* run = load_run(run_id);
-    if (!run) return fail(404, "not_found", "no run " + run_id);
-    if (run->cancelled) return ok(json::object{{"run_id", run_id}, {"state", "cancelled"}});
-    if (run->state == core::RunState::completed)
-      return fail(409, "already_completed", "run " + run_id + " has completed; nothing to cancel");
-    run->cancelled = true;
-    touched_runs_.insert(run_id);
-    // Every task not yet final becomes cancelled; in-flight calls finish but
-    // their answers are ignored (they spawn nothing).
-    std::int64_t after = 0;
-    std::size_t n = 0;
-    for (;;) {
-      auto ids = tx_.run_task_ids(run_id, {TaskState::pending, TaskState::running, TaskState::waiting, TaskState::failed}, after, 1000);
-      if (ids.empty()) break;
-      for (auto& [seq, id] : ids) {
-        after = seq;
-        TaskRow* row = load(id);
-        if (!row) continue;
-        row->node.state = row->state;
-        row->node.run_cancelled = true;
-        row->node.state = TaskState::cancelled;
-        set_state(*row, TaskState::cancelled);
-        ++n;
-      }
-    }
-    return ok(json::object{{"run_id", run_id}, {"state", "cancelled"}, {"tasks_cancelled", n}});
-  }
-
-  // Back to pending with fresh attempts; ancestors un-fail via the tree.
-  bool retry_one(TaskRow& row) {
-    if (row.state != TaskState::failed || !row.node.own_failure) return false;
-    // A task whose join failed (its children's data exceeded a limit) has
-    // children already; sending its call again would not re-create them.
-    if (!row.response_data.empty() && !row.node.join_fired) return false;
-    if (row.on_failure == core::OnFailure::proceed && !row.parent_id.empty()) {
-      TaskRow* parent = load(row.parent_id);
-      bool parent_moved_on = !parent || parent->state == TaskState::completed ||
-                             (row.phase == core::Phase::immediate && parent->node.join_fired);
-      if (parent_moved_on) return false;
-    }
-    row.attempts = 0;
-    row.first_attempt_at = 0;
-    row.not_before = now_;
-    row.response_data.clear();
-    apply(row.id, core::Event{core::EventKind::retried});
-    auto& nd = s_.next_due_[row.queue];
-    nd = std::min(nd, now_);
-    return row.state == TaskState::pending;
-  }
-
-  CommandResult retry_task(const std::string& task_id) override {
-    TaskRow* row = load(task_id);
-    if (!row) return fail(404, "not_found", "no task " + task_id);
-    store::RunRow* run = load_run(row->run_id);
-    if (run && run->cancelled) return fail(409, "run_cancelled", "run " + row->run_id + " is cancelled; its tasks cannot be retried");
-    if (row->state != TaskState::failed)
-      return fail(409, "not_failed", "task " + task_id + " is " + std::string(core::to_string(row->state)) + "; only a failed task can be retried");
-    if (!row->node.own_failure)
-      return fail(409, "descendant_failed", "task " + task_id + " failed because a descendant failed; retry that task, or the whole run (treeflow retry " + row->run_id + ")");
-    if (!retry_one(*row))
-      return fail(409, "not_retryable", "task " + task_id + " cannot be retried: " + (row->response_data.empty() ? "it failed with on_failure=continue and its parent has moved on" : "its join failed (" + row->last_error + ")"));
-    return ok(json::object{{"task_id", task_id}, {"state", "pending"}});
-  }
-
-  CommandResult retry_run(const std::string& run_id) override {
-    store::RunRow* run = load_run(run_id);
-    if (!run) return fail(404, "not_found", "no run " + run_id);
-    if (run->cancelled) return fail(409, "run_cancelled", "run " + run_id + " is cancelled; it cannot be retried");
-    std::int64_t after = 0;
-    std::size_t n = 0;
-    for (;;) {
-      auto ids = tx_.run_task_ids(run_id, {TaskState::failed}, after, 1000);
-      if (ids.empty()) break;
-      for (auto& [seq, id] : ids) {
-        after = seq;
-        TaskRow* row = load(id);
-        if (row && row->node.own_failure && retry_one(*row)) ++n;
-      }
-    }
-    return ok(json::object{{"run_id", run_id}, {"tasks_retried", n}});
-  }
-
-  CommandResult update_queue(const std::string& name, const json::object& patch, bool create) override {
-    if (!core::is_valid_name(name))
-      return fail(400, "invalid_argument", "queue name \"" + name + "\" may contain only letters, digits, - and _ (1 to 500 characters)");
-    auto it = s_.queues_.find(name);
-    if (it == s_.queues_.end() && !create) return fail(404, "queue_not_found", "queue \"" + name + "\" does not exist");
-    core::QueueConfig base;
-    if (it != s_.queues_.end()) base = it->second;
-    base.name = name;
-    auto r = core::apply_queue_patch(base, patch);
-    if (!r) return fail(400, r.error().code, r.error().message);
-    r->name = name;
-    s_.queues_[name] = *r;
-    tx_.save_queue(*r);
-    queues_changed_ = true;
-    return ok(core::to_json(*r));
-  }
-
-  CommandResult set_queue_paused(const std::string& name, bool paused) override {
-    auto it = s_.queues_.find(name);
-    if (it == s_.queues_.end()) return fail(404, "queue_not_found", "queue \"" + name + "\" does not exist");
-    it->second.paused = paused;
-    tx_.save_queue(it->second);
-    queues_changed_ = true;
-    if (!paused) s_.next_due_[name] = 0;
-    return ok(core::to_json(it->second));
-  }
-
-  CommandResult purge_queue(const std::string& name) override {
-    if (!s_.queues_.count(name)) return fail(404, "queue_not_found", "queue \"" + name + "\" does not exist");
-    // Purged tasks fail loudly (their ancestors do not wait forever); a retry
-    // brings them back.
-    std::size_t n = 0;
-    for (;;) {
-      auto ids = tx_.pending_in_queue(name, 1000);
-      if (ids.empty()) break;
-      for (auto& id : ids) {
-        TaskRow* row = load(id);
-        if (!row || row->state != TaskState::pending) continue;
-        row->node.state = TaskState::running;  // purge fails it as if its attempt failed for good
-        row->state = TaskState::running;
-        auto& d = deltas_[row->run_id];
-        d.counts[static_cast<int>(TaskState::pending)] -= 1;
-        d.counts[static_cast<int>(TaskState::running)] += 1;
-        row->last_error = "purged from queue " + name;
-        apply(row->id, core::Event{core::EventKind::own_failed});
-        ++n;
-      }
-      flush_tasks();
-    }
-    return ok(json::object{{"queue", name}, {"tasks_purged", n}});
-  }
-
-  // --- leases and dispatch -----------------------------------------------------
-  void expire_leases() {
-    for (const auto& id : tx_.expired_leases(now_, 1000)) {
-      if (s_.inflight_ids_.count(id)) continue;
-      TaskRow* row = load(id);
-      if (!row) continue;
-      Answer a;
-      a.task_id = id;
-      a.attempt = row->attempts;
-      a.error = "lease expired: no answer was reported within the dispatch deadline";
-      on_answer(a, false);
-    }
-  }
-
-  std::vector<Dispatch> claim() {
-    std::vector<Dispatch> out;
-    for (auto& [name, q] : s_.queues_) {
-      if (q.paused) continue;
-      std::size_t inflight = s_.inflight_[name];
-      std::size_t cap = static_cast<std::size_t>(q.max_concurrent_dispatches);
-      std::size_t rate_cap = static_cast<std::size_t>(std::max<double>(q.max_burst_size, std::ceil(q.max_dispatches_per_second * 2)));
-      cap = std::min(cap, std::max<std::size_t>(rate_cap, 1));
-      if (inflight >= cap) continue;
-      auto due = s_.next_due_.find(name);
-      if (due != s_.next_due_.end() && due->second > now_) continue;
-      std::size_t budget = cap - inflight;
-      auto rows = tx_.claim_due(name, now_, budget, now_ + q.dispatch_deadline_ms + 60'000);
-      for (auto& r : rows) {
-        auto& d = deltas_[r.run_id];
-        d.counts[static_cast<int>(TaskState::pending)] -= 1;
-        d.counts[static_cast<int>(TaskState::running)] += 1;
-        d.dispatches += 1;
-        touched_runs_.insert(r.run_id);
-        transitions_.emplace_back(r.run_id, r.id, TaskState::running);
-        Dispatch ds;
-        ds.task_id = std::move(r.id);
-        ds.run_id = std::move(r.run_id);
-        ds.parent_id = std::move(r.parent_id);
-        ds.queue = name;
-        ds.attempt = r.attempts;
-        ds.request = std::move(r.request);
-        ds.deadline_ms = q.dispatch_deadline_ms;
-        out.push_back(std::move(ds));
-      }
-      if (rows.size() < budget) {
-        auto nd = tx_.next_due(name);
-        s_.next_due_[name] = nd ? *nd : std::numeric_limits<TimeMs>::max();
-      } else {
-        s_.next_due_[name] = now_;
-      }
-    }
-    return out;
-  }
-
-  // --- finishing the transaction ----------------------------------------------
-  void flush_tasks() {
-    for (auto& [id, c] : cache_) {
-      if (!c.dirty) continue;
-      if (!tx_.update_task(c.row, c.original))
-        throw store::StoreError("task " + id + " changed under the scheduler (expected state " +
-                                std::string(core::to_string(c.original)) + ")");
-      c.original = c.row.state;
-      c.dirty = false;
-    }
-  }
-
-  void finish() {
-    flush_tasks();
-    for (const auto& run_id : touched_runs_) {
-      store::RunRow* run = load_run(run_id);
-      if (!run) continue;
-      auto d = deltas_.find(run_id);
-      if (d != deltas_.end()) {
-        tx_.add_run_delta(run_id, d->second);
-        for (int i = 0; i < core::kTaskStateCount; ++i) run->counts[i] += d->second.counts[i];
-        run->dispatches += d->second.dispatches;
-        run->retries += d->second.retries;
-      }
-      core::RunState st = core::RunState::running;
-      if (run->cancelled) {
-        st = core::RunState::cancelled;
-      } else {
-        TaskRow* root = load(run->root_task_id);
-        TaskState rs = root ? root->state : TaskState::pending;
-        if (rs == TaskState::completed) {
-          st = core::RunState::completed;
-        } else if (rs == TaskState::failed &&
-                   run->counts[static_cast<int>(TaskState::pending)] +
-                           run->counts[static_cast<int>(TaskState::running)] ==
-                       0) {
-          st = core::RunState::failed;
-        }
-      }
-      TimeMs fin = st == core::RunState::running ? 0 : (run->finished_at ? run->finished_at : now_);
-      if (st != run->state || fin != run->finished_at) {
-        tx_.update_run_state(run_id, st, run->cancelled, fin);
-        run->state = st;
-        run->finished_at = fin;
-      }
-    }
-    deltas_.clear();
-    touched_runs_.clear();
-  }
-
-  std::vector<std::tuple<std::string, std::string, TaskState>> take_transitions() {
-    return std::move(transitions_);
-  }
-
-  bool queues_changed_ = false;
-
- private:
-  struct Cached {
-    TaskRow row;
-    TaskState original;
-    bool dirty;
-  };
-  Scheduler& s_;
-  store::WriteTx& tx_;
-  TimeMs now_;
-  std::unordered_map<std::string, Cached> cache_;
-  std::unordered_map<std::string, store::RunRow> runs_;
-  std::unordered_map<std::string, store::RunDelta> deltas_;
-  std::unordered_set<std::string> touched_runs_;
-  std::deque<std::pair<std::string, core::Event>> work_;
-  std::vector<std::tuple<std::string, std::string, TaskState>> transitions_;
-};
 
 Scheduler::Scheduler(store::Store& store, const EngineOptions& options, DispatchSink dispatch)
-    : store_(store), options_(options), dispatch_(std::move(dispatch)) {
+    : store_(store),
+      options_(options),
+      dispatch_(std::move(dispatch)),
+      state_ptr_(std::make_unique<DispatchState>()),
+      state_(*state_ptr_) {
+  state_.limits = options_.limits;
+  state_.stats = &stats_;
   // Queues: stored ones, then the config file's over them, then "default".
-  for (auto& q : store_.load_queues()) queues_[q.name] = q;
+  for (auto& q : store_.load_queues()) state_.queues[q.name] = q;
   bool changed = false;
   for (auto& q : options_.queues) {
-    bool paused = queues_.count(q.name) ? queues_[q.name].paused : q.paused;
-    queues_[q.name] = q;
-    queues_[q.name].paused = paused;
+    bool paused = state_.queues.count(q.name) ? state_.queues[q.name].paused : q.paused;
+    state_.queues[q.name] = q;
+    state_.queues[q.name].paused = paused;
     changed = true;
   }
-  if (!queues_.count("default")) {
-    queues_["default"] = core::QueueConfig{};
+  if (!state_.queues.count("default")) {
+    state_.queues["default"] = core::QueueConfig{};
     changed = true;
   }
   if (changed) {
     auto tx = store_.begin();
-    for (auto& [n, q] : queues_) tx->save_queue(q);
+    for (auto& [n, q] : state_.queues) tx->save_queue(q);
     tx->commit();
   }
   {
@@ -837,7 +109,7 @@ std::vector<core::QueueConfig> Scheduler::queues() const {
 
 void Scheduler::snapshot_queues_locked() {
   queue_snapshot_.clear();
-  for (auto& [n, q] : queues_) queue_snapshot_.push_back(q);
+  for (auto& [n, q] : state_.queues) queue_snapshot_.push_back(q);
   std::sort(queue_snapshot_.begin(), queue_snapshot_.end(),
             [](const auto& a, const auto& b) { return a.name < b.name; });
 }
@@ -850,11 +122,11 @@ void Scheduler::loop() {
       std::unique_lock lk(mu_);
       TimeMs now = now_ms();
       TimeMs wake = next_lease_sweep_;
-      for (auto& [name, q] : queues_) {
+      for (auto& [name, q] : state_.queues) {
         if (q.paused) continue;
-        if (inflight_[name] >= static_cast<std::size_t>(q.max_concurrent_dispatches)) continue;
-        auto due = next_due_.find(name);
-        wake = std::min(wake, due == next_due_.end() ? now : due->second);
+        if (state_.inflight[name] >= static_cast<std::size_t>(q.max_concurrent_dispatches)) continue;
+        auto due = state_.next_due.find(name);
+        wake = std::min(wake, due == state_.next_due.end() ? now : due->second);
       }
       if (answers_.empty() && commands_.empty() && !stopping_ && wake > now) {
         cv_.wait_for(lk, std::chrono::milliseconds(std::min<TimeMs>(wake - now, 1000)));
@@ -870,9 +142,10 @@ void Scheduler::loop() {
     bool committed = false;
     try {
       auto tx = store_.begin();
-      TxContext ctx(*this, *tx, now);
+      auto work = Transitions::begin(state_, *tx, now);
+      Transitions& ctx = *work;
       for (auto& a : answers) {
-        ctx.on_answer(a, true);
+        ctx.on_answer(a);
         stats_.answers++;
       }
       for (auto& [cmd, done] : commands) {
@@ -897,7 +170,7 @@ void Scheduler::loop() {
       crash_point("after_commit");
       stats_.transactions++;
       transitions = ctx.take_transitions();
-      if (ctx.queues_changed_) {
+      if (ctx.queues_changed()) {
         std::lock_guard lk(mu_);
         snapshot_queues_locked();
       }
@@ -908,13 +181,13 @@ void Scheduler::loop() {
       results.assign(commands.size(),
                      CommandResult{false, nullptr, ApiError{503, "store_error", e.what()}});
       dispatches.clear();
-      next_due_.clear();
+      state_.next_due.clear();
       try {
-        queues_.clear();
-        for (auto& q : store_.load_queues()) queues_[q.name] = q;
+        state_.queues.clear();
+        for (auto& q : store_.load_queues()) state_.queues[q.name] = q;
       } catch (...) {
       }
-      if (!queues_.count("default")) queues_["default"] = core::QueueConfig{};
+      if (!state_.queues.count("default")) state_.queues["default"] = core::QueueConfig{};
       {
         std::lock_guard lk(mu_);
         answers_.insert(answers_.begin(), std::make_move_iterator(answers.begin()),
@@ -923,18 +196,8 @@ void Scheduler::loop() {
       std::this_thread::sleep_for(std::chrono::milliseconds(200));
     }
     if (committed) {
-      for (auto& a : answers) {
-        auto it = inflight_ids_.find(a.task_id);
-        if (it == inflight_ids_.end()) continue;
-        auto& n = inflight_[it->second];
-        if (n > 0) --n;
-        inflight_ids_.erase(it);
-      }
-      for (auto& d : dispatches) {
-        inflight_ids_[d.task_id] = d.queue;
-        ++inflight_[d.queue];
-      }
-      inflight_total_ = inflight_ids_.size();
+      state_.record_commit(answers, dispatches);
+      inflight_total_ = state_.inflight_ids.size();
       stats_.dispatches += dispatches.size();
       if (!dispatches.empty()) dispatch_(std::move(dispatches));
     }

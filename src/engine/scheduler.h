@@ -77,6 +77,7 @@ struct CommandResult {
 };
 
 class Scheduler;
+struct DispatchState;
 
 // What an API command may do inside the scheduler's transaction.
 class CommandContext {
@@ -139,7 +140,6 @@ class Scheduler {
   std::size_t inflight() const { return inflight_total_.load(); }
 
  private:
-  friend class TxContext;
   void loop();
   void snapshot_queues_locked();
   std::vector<core::QueueConfig> queue_snapshot_;  // guarded by mu_
@@ -156,11 +156,9 @@ class Scheduler {
   bool stopping_ = false;
   std::thread thread_;
 
-  // Scheduler-thread state.
-  std::unordered_map<std::string, core::QueueConfig> queues_;
-  std::unordered_map<std::string, std::size_t> inflight_;  // per queue, dispatched, unanswered
-  std::unordered_map<std::string, std::string> inflight_ids_;  // task id -> queue
-  std::unordered_map<std::string, core::TimeMs> next_due_;  // per queue; cached
+  // Scheduler-thread state (see transitions.h).
+  std::unique_ptr<DispatchState> state_ptr_;
+  DispatchState& state_;
   core::TimeMs next_lease_sweep_ = 0;
   std::atomic<std::size_t> inflight_total_{0};
   SchedulerStats stats_;

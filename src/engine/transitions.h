@@ -1,0 +1,55 @@
+// What one store transaction of the scheduler does, separated from the
+// thread that runs it: apply attempt outcomes and API commands through the
+// pure tree logic, expire leases, lease due tasks, and flush counters. The
+// scheduler drives it on its thread; the deterministic simulation
+// (tests/sim) drives it with an in-memory store, a fake clock and fake
+// endpoints, and crashes it between any two steps.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <tuple>
+#include <unordered_map>
+#include <vector>
+
+#include "engine/scheduler.h"
+
+namespace treeflow::engine {
+
+// (run id, task id, new state)
+using Transition = std::tuple<std::string, std::string, core::TaskState>;
+
+// The scheduler's in-memory state that outlives one transaction. Lost in a
+// crash (reset_after_crash); everything else is in the store.
+struct DispatchState {
+  core::Limits limits;
+  std::unordered_map<std::string, core::QueueConfig> queues;
+  std::unordered_map<std::string, std::size_t> inflight;           // per queue
+  std::unordered_map<std::string, std::string> inflight_ids;       // task id -> queue
+  std::unordered_map<std::string, core::TimeMs> next_due;          // per queue, a cache
+  SchedulerStats* stats = nullptr;
+
+  // After a commit: answered tasks leave the in-flight set, dispatched ones enter it.
+  void record_commit(const std::vector<Answer>& answers, const std::vector<Dispatch>& dispatches);
+  void reset_after_crash();
+};
+
+class Transitions : public CommandContext {
+ public:
+  // One transaction's worth of work over `tx` at time `now`.
+  static std::unique_ptr<Transitions> begin(DispatchState& state, store::WriteTx& tx,
+                                            core::TimeMs now);
+
+  // An attempt's outcome (a stale or duplicate one is ignored).
+  virtual void on_answer(const Answer& answer) = 0;
+  // Running tasks whose lease ran out and that are not in flight: a failed attempt.
+  virtual void expire_leases() = 0;
+  // Leases due tasks of every unpaused queue, up to its concurrency.
+  virtual std::vector<Dispatch> claim() = 0;
+  // Writes cached rows and run counters; call before claim() and before commit.
+  virtual void finish() = 0;
+  virtual std::vector<Transition> take_transitions() = 0;
+  virtual bool queues_changed() const = 0;
+};
+
+}  // namespace treeflow::engine
