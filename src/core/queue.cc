@@ -94,8 +94,11 @@ Result<std::int64_t> parse_duration_ms(std::string_view s) {
   // Exact decimal arithmetic: "0.1s" is 100 ms, not 99.999...
   std::int64_t whole = 0, frac = 0, scale = 1;
   std::size_t i = 0, int_digits = 0, frac_digits = 0;
+  // Up to 18 integer digits (fits int64), so that every duration this parser
+  // accepts also parses again in the seconds format_duration writes
+  // ("999999999999h" is "3599999999996400s"): queue configs are stored that way.
   for (; i < s.size() && s[i] >= '0' && s[i] <= '9'; ++i, ++int_digits) {
-    if (int_digits >= 12) return bad();
+    if (int_digits >= 18) return bad();
     whole = whole * 10 + (s[i] - '0');
   }
   if (i < s.size() && s[i] == '.') {
@@ -108,8 +111,12 @@ Result<std::int64_t> parse_duration_ms(std::string_view s) {
     if (frac_digits == 0) return bad();
   }
   if (i != s.size() || int_digits == 0) return bad();
-  // ms = whole*unit + round(frac*unit/scale)
-  const std::int64_t ms = whole * unit + (frac * unit + scale / 2) / scale;
+  // ms = whole*unit + round(frac*unit/scale), an error if it overflows.
+  std::int64_t ms = 0;
+  if (__builtin_mul_overflow(whole, unit, &ms) ||
+      __builtin_add_overflow(ms, (frac * unit + scale / 2) / scale, &ms)) {
+    return bad();
+  }
   return negative ? -ms : ms;
 }
 

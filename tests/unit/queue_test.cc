@@ -232,5 +232,36 @@ TEST(Duration, Format) {
   }
 }
 
+// Found by fuzz/fuzz_queue_patch: a long duration was accepted, but the
+// seconds format_duration writes for it ("5999999999700s", 13 digits) did not
+// parse again, so a queue saved with it came back with all-default settings
+// after a restart (the store keeps to_json and re-applies it).
+TEST(Duration, EveryParsedDurationRoundTrips) {
+  for (const char* in : {"99999999995m", "999999999999h", "999999999999.999999999h",
+                         "999999999999999s", "999999999999999999ms", "-999999999999h"}) {
+    auto ms = parse_duration_ms(in);
+    ASSERT_TRUE(ms) << in;
+    auto back = parse_duration_ms(format_duration(*ms));
+    ASSERT_TRUE(back) << in << " -> " << format_duration(*ms);
+    EXPECT_EQ(*back, *ms) << in;
+  }
+  EXPECT_EQ(*parse_duration_ms("99999999995m"), 5'999'999'999'700'000);
+  // Past int64 milliseconds: an error, not an overflow.
+  for (const char* bad : {"9999999999999999999ms", "9999999999999999h", "999999999999999999s",
+                          "9223372036854775.808s"}) {
+    EXPECT_FALSE(parse_duration_ms(bad)) << bad;
+  }
+}
+
+TEST(Queue, LongDurationsSurviveTheStoreRoundTrip) {
+  auto q = patch(R"({"max_retry_duration":"99999999995m","max_backoff":9e12})");
+  ASSERT_TRUE(q) << q.error().message;
+  auto again = apply_queue_patch(
+      QueueConfig{}, boost::json::parse(boost::json::serialize(to_json(*q))).as_object());
+  ASSERT_TRUE(again) << again.error().message;
+  EXPECT_EQ(again->retry.max_retry_duration_ms, q->retry.max_retry_duration_ms);
+  EXPECT_EQ(again->retry.max_backoff_ms, q->retry.max_backoff_ms);
+}
+
 }  // namespace
 }  // namespace treeflow::core
