@@ -134,15 +134,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         CHECK(used <= left);
         p += used;
         left -= used;
-        if (ec == http::error::need_more) {
-          ec = {};
-          if (used == 0) {  // the connection has nothing more: EOF
-            parser.put_eof(ec);
-            break;
-          }
-          continue;
-        }
+        if (ec == http::error::need_more) ec = {};
         if (ec) break;
+        // Nothing consumed (need_more, or a chunked body with no complete
+        // chunk left, which Beast reports with no error): a server would
+        // read more, and there is nothing more on this connection: EOF.
+        if (used == 0 && !parser.is_done()) {
+          parser.put_eof(ec);
+          break;
+        }
       }
       if (ec || !parser.is_done()) return 0;  // 400/413/431, or the connection ends
       auto req = parser.release();
