@@ -47,6 +47,11 @@ bench:
 	cmake --build build-release --target treeflow -j $(JOBS)
 	bench/run.sh build-release
 
+# The deterministic simulation, longer than in `make test` (2,000 seeds).
+SEEDS ?= 100000
+sim: build
+	TREEFLOW_SIM_SEEDS=$(SEEDS) $(BUILD)/tests/sim_tests
+
 asan:
 	$(MAKE) test BUILD=build-asan CMAKE_FLAGS=-DTREEFLOW_SANITIZE=ON
 

@@ -495,17 +495,20 @@ class TxContext final : public Transitions {
       return fail(409, "already_completed", "run " + run_id + " has completed; nothing to cancel");
     run->cancelled = true;
     touched_runs_.insert(run_id);
-    // Every task not yet final becomes cancelled; in-flight calls finish but
-    // their answers are ignored (they spawn nothing).
+    flush_tasks();  // the scans below read the store
+    // Every pending, running or waiting task becomes cancelled; in-flight
+    // calls finish but their answers are ignored (they spawn nothing).
+    // Failed tasks stay failed: they record what went wrong.
     std::int64_t after = 0;
     std::size_t n = 0;
     for (;;) {
-      auto ids = tx_.run_task_ids(run_id, {TaskState::pending, TaskState::running, TaskState::waiting, TaskState::failed}, after, 1000);
+      auto ids = tx_.run_task_ids(run_id, {TaskState::pending, TaskState::running, TaskState::waiting}, after, 1000);
       if (ids.empty()) break;
       for (auto& [seq, id] : ids) {
         after = seq;
         TaskRow* row = load(id);
-        if (!row) continue;
+        if (!row || row->state == TaskState::completed || row->state == TaskState::cancelled)
+          continue;  // completed earlier in this transaction
         row->node.state = row->state;
         row->node.run_cancelled = true;
         row->node.state = TaskState::cancelled;
@@ -517,17 +520,33 @@ class TxContext final : public Transitions {
   }
 
   // Back to pending with fresh attempts; ancestors un-fail via the tree.
+  // Walks the path an un-fail would climb (O(depth), retries are rare): up
+  // through parents this failure blocks, to the first edge with
+  // on_failure=continue. If the parent there has already proceeded past the
+  // failure (its join fired, or it completed), reviving the task would put a
+  // live subtree under a parent that no longer waits for it.
+  bool ancestor_moved_on(const TaskRow& row) {
+    const TaskRow* cur = &row;
+    while (!cur->parent_id.empty()) {
+      const TaskRow* parent = load(cur->parent_id);
+      if (!parent) return true;
+      if (cur->on_failure == core::OnFailure::proceed)
+        return parent->state == TaskState::completed ||
+               (cur->phase == core::Phase::immediate && parent->node.join_fired);
+      bool blocked_only_by_cur = parent->state == TaskState::failed && !parent->node.own_failure &&
+                                 parent->node.blocked == 1;
+      if (!blocked_only_by_cur) return false;
+      cur = parent;
+    }
+    return false;
+  }
+
   bool retry_one(TaskRow& row) {
     if (row.state != TaskState::failed || !row.node.own_failure) return false;
     // A task whose join failed (its children's data exceeded a limit) has
     // children already; sending its call again would not re-create them.
     if (!row.response_data.empty() && !row.node.join_fired) return false;
-    if (row.on_failure == core::OnFailure::proceed && !row.parent_id.empty()) {
-      TaskRow* parent = load(row.parent_id);
-      bool parent_moved_on = !parent || parent->state == TaskState::completed ||
-                             (row.phase == core::Phase::immediate && parent->node.join_fired);
-      if (parent_moved_on) return false;
-    }
+    if (ancestor_moved_on(row)) return false;
     row.attempts = 0;
     row.first_attempt_at = 0;
     row.not_before = now_;
@@ -548,7 +567,7 @@ class TxContext final : public Transitions {
     if (!row->node.own_failure)
       return fail(409, "descendant_failed", "task " + task_id + " failed because a descendant failed; retry that task, or the whole run (treeflow retry " + row->run_id + ")");
     if (!retry_one(*row))
-      return fail(409, "not_retryable", "task " + task_id + " cannot be retried: " + (row->response_data.empty() ? "it failed with on_failure=continue and its parent has moved on" : "its join failed (" + row->last_error + ")"));
+      return fail(409, "not_retryable", "task " + task_id + " cannot be retried: " + (row->response_data.empty() ? "an ancestor has already proceeded past this failure (on_failure=continue)" : "its join failed (" + row->last_error + ")"));
     return ok(json::object{{"task_id", task_id}, {"state", "pending"}});
   }
 
@@ -556,6 +575,7 @@ class TxContext final : public Transitions {
     store::RunRow* run = load_run(run_id);
     if (!run) return fail(404, "not_found", "no run " + run_id);
     if (run->cancelled) return fail(409, "run_cancelled", "run " + run_id + " is cancelled; it cannot be retried");
+    flush_tasks();  // the scan below reads the store
     std::int64_t after = 0;
     std::size_t n = 0;
     for (;;) {
@@ -601,6 +621,7 @@ class TxContext final : public Transitions {
     if (!st_.queues.count(name)) return fail(404, "queue_not_found", "queue \"" + name + "\" does not exist");
     // Purged tasks fail loudly (their ancestors do not wait forever); a retry
     // brings them back.
+    flush_tasks();  // the scan below reads the store
     std::size_t n = 0;
     for (;;) {
       auto ids = tx_.pending_in_queue(name, 1000);
@@ -706,12 +727,15 @@ class TxContext final : public Transitions {
       } else {
         TaskRow* root = load(run->root_task_id);
         TaskState rs = root ? root->state : TaskState::pending;
-        if (rs == TaskState::completed) {
+        // A run ends only when nothing more can run: with on_failure=continue
+        // the root can complete while a failed child's other descendants are
+        // still at work.
+        bool idle = run->counts[static_cast<int>(TaskState::pending)] +
+                        run->counts[static_cast<int>(TaskState::running)] ==
+                    0;
+        if (rs == TaskState::completed && idle) {
           st = core::RunState::completed;
-        } else if (rs == TaskState::failed &&
-                   run->counts[static_cast<int>(TaskState::pending)] +
-                           run->counts[static_cast<int>(TaskState::running)] ==
-                       0) {
+        } else if (rs == TaskState::failed && idle) {
           st = core::RunState::failed;
         }
       }
