@@ -156,7 +156,8 @@ class TxContext final : public Transitions {
     }
     std::vector<TaskRow> children;
     if (!specs.empty()) {
-      json::value data = parse_or_null(row.response_data);
+      json::value data =
+          parse_or_null(row.response_data.empty() ? tx_.response_data(row.id) : row.response_data);
       std::vector<json::value> cdata;
       bool need_children = std::any_of(specs.begin(), specs.end(), [](const core::NextSpec& sp) {
         return sp.input_type == core::InputType::children;
@@ -336,6 +337,7 @@ class TxContext final : public Transitions {
       }
     }
     row.response_data = json::serialize(data);
+    cache_[row.id].response_dirty = true;
     row.last_error.clear();
     row.sub_specs = sub.empty() ? std::string() : json::serialize(core::to_json(sub));
     insert_children(row, children);
@@ -545,12 +547,13 @@ class TxContext final : public Transitions {
     if (row.state != TaskState::failed || !row.node.own_failure) return false;
     // A task whose join failed (its children's data exceeded a limit) has
     // children already; sending its call again would not re-create them.
-    if (!row.response_data.empty() && !row.node.join_fired) return false;
+    if (!row.node.join_fired && !tx_.response_data(row.id).empty()) return false;
     if (ancestor_moved_on(row)) return false;
     row.attempts = 0;
     row.first_attempt_at = 0;
     row.not_before = now_;
     row.response_data.clear();
+    cache_[row.id].response_dirty = true;
     apply(row.id, core::Event{core::EventKind::retried});
     auto& nd = st_.next_due[row.queue];
     nd = std::min(nd, now_);
@@ -567,7 +570,7 @@ class TxContext final : public Transitions {
     if (!row->node.own_failure)
       return fail(409, "descendant_failed", "task " + task_id + " failed because a descendant failed; retry that task, or the whole run (treeflow retry " + row->run_id + ")");
     if (!retry_one(*row))
-      return fail(409, "not_retryable", "task " + task_id + " cannot be retried: " + (row->response_data.empty() ? "an ancestor has already proceeded past this failure (on_failure=continue)" : "its join failed (" + row->last_error + ")"));
+      return fail(409, "not_retryable", "task " + task_id + " cannot be retried: " + (tx_.response_data(task_id).empty() ? "an ancestor has already proceeded past this failure (on_failure=continue)" : "its join failed (" + row->last_error + ")"));
     return ok(json::object{{"task_id", task_id}, {"state", "pending"}});
   }
 
@@ -669,7 +672,9 @@ class TxContext final : public Transitions {
       auto due = st_.next_due.find(name);
       if (due != st_.next_due.end() && due->second > now_) continue;
       std::size_t budget = cap - inflight;
-      auto rows = tx_.claim_due(name, now_, budget, now_ + q.dispatch_deadline_ms + 60'000);
+      // No lease: the call is tracked in memory until it answers (within its
+      // deadline), and a restart requeues every running task.
+      auto rows = tx_.claim_due(name, now_, budget, 0);
       for (auto& r : rows) {
         auto& d = deltas_[r.run_id];
         d.counts[static_cast<int>(TaskState::pending)] -= 1;
@@ -701,11 +706,12 @@ class TxContext final : public Transitions {
   void flush_tasks() {
     for (auto& [id, c] : cache_) {
       if (!c.dirty) continue;
-      if (!tx_.update_task(c.row, c.original))
+      if (!tx_.update_task(c.row, c.original, c.response_dirty))
         throw store::StoreError("task " + id + " changed under the scheduler (expected state " +
                                 std::string(core::to_string(c.original)) + ")");
       c.original = c.row.state;
       c.dirty = false;
+      c.response_dirty = false;
     }
   }
 
@@ -761,6 +767,7 @@ class TxContext final : public Transitions {
     TaskRow row;
     TaskState original;
     bool dirty;
+    bool response_dirty = false;  // response_data changed (written only then)
   };
   DispatchState& st_;
   store::WriteTx& tx_;

@@ -71,9 +71,9 @@ CREATE TABLE IF NOT EXISTS tasks (
   finished_at INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS tasks_due ON tasks(queue, not_before, seq) WHERE state = 0;
-CREATE INDEX IF NOT EXISTS tasks_lease ON tasks(lease_until) WHERE state = 1;
+CREATE INDEX IF NOT EXISTS tasks_lease ON tasks(lease_until) WHERE state = 1 AND lease_until > 0;
 CREATE INDEX IF NOT EXISTS tasks_parent ON tasks(parent_id, seq);
-CREATE INDEX IF NOT EXISTS tasks_live ON tasks(run_id, state, seq) WHERE state IN (0, 1, 2, 4);
+CREATE INDEX IF NOT EXISTS tasks_run ON tasks(run_id, seq);
 CREATE TABLE IF NOT EXISTS queues (
   name TEXT PRIMARY KEY,
   config TEXT NOT NULL
@@ -84,6 +84,13 @@ constexpr std::string_view kTaskCols =
     "seq, id, run_id, parent_id, phase, spec_index, item_index, depth, state, queue, method, url, "
     "headers, body, on_failure, attempts, not_before, first_attempt_at, lease_until, last_status, "
     "last_error, response_data, sub_specs, waiting_on, outstanding, blocked, failed_ok, "
+    "own_failure, join_fired, created_at, updated_at, finished_at";
+
+// The same columns without the response (read separately when needed).
+constexpr std::string_view kTaskColsLight =
+    "seq, id, run_id, parent_id, phase, spec_index, item_index, depth, state, queue, method, url, "
+    "headers, body, on_failure, attempts, not_before, first_attempt_at, lease_until, last_status, "
+    "last_error, '', sub_specs, waiting_on, outstanding, blocked, failed_ok, "
     "own_failure, join_fired, created_at, updated_at, finished_at";
 
 constexpr std::string_view kRunCols =
@@ -300,12 +307,20 @@ class SqliteWriteTx final : public WriteTx {
   }
 
   std::optional<TaskRow> task(std::string_view id) override {
-    auto& s = db_.prepare(sql("SELECT ", kTaskCols, " FROM tasks WHERE id = ?1"));
+    auto& s = db_.prepare(sql("SELECT ", kTaskColsLight, " FROM tasks WHERE id = ?1"));
     s.bind(1, id);
     if (!s.step()) return std::nullopt;
     TaskRow t = read_task(s);
     s.reset();
     return t;
+  }
+
+  std::string response_data(std::string_view id) override {
+    auto& s = db_.prepare("SELECT response_data FROM tasks WHERE id = ?1");
+    s.bind(1, id);
+    std::string v = s.step() ? s.text(0) : std::string();
+    s.reset();
+    return v;
   }
 
   std::optional<RunRow> run(std::string_view id) override {
@@ -380,12 +395,21 @@ class SqliteWriteTx final : public WriteTx {
     return inserted;
   }
 
-  bool update_task(const TaskRow& t, TaskState expected) override {
+  bool update_task(const TaskRow& t, TaskState expected, bool with_response) override {
+    // Two statements: rewriting a large response on every counter change of
+    // a parent would cost its size on every transaction.
     auto& s = db_.prepare(
-        "UPDATE tasks SET state = ?2, attempts = ?3, not_before = ?4, first_attempt_at = ?5, "
-        "lease_until = ?6, last_status = ?7, last_error = ?8, response_data = ?9, sub_specs = ?10, "
-        "waiting_on = ?11, outstanding = ?12, blocked = ?13, failed_ok = ?14, own_failure = ?15, "
-        "join_fired = ?16, updated_at = ?17, finished_at = ?18 WHERE id = ?1 AND state = ?19");
+        with_response
+            ? "UPDATE tasks SET state = ?2, attempts = ?3, not_before = ?4, first_attempt_at = ?5, "
+              "lease_until = ?6, last_status = ?7, last_error = ?8, sub_specs = ?10, "
+              "waiting_on = ?11, outstanding = ?12, blocked = ?13, failed_ok = ?14, "
+              "own_failure = ?15, join_fired = ?16, updated_at = ?17, finished_at = ?18, "
+              "response_data = ?9 WHERE id = ?1 AND state = ?19"
+            : "UPDATE tasks SET state = ?2, attempts = ?3, not_before = ?4, first_attempt_at = ?5, "
+              "lease_until = ?6, last_status = ?7, last_error = ?8, sub_specs = ?10, "
+              "waiting_on = ?11, outstanding = ?12, blocked = ?13, failed_ok = ?14, "
+              "own_failure = ?15, join_fired = ?16, updated_at = ?17, finished_at = ?18 "
+              "WHERE id = ?1 AND state = ?19 AND ?9 IS NOT NULL");  // ?9: same binds for both
     s.bind(1, t.id)
         .bind(2, static_cast<int>(t.state))
         .bind(3, t.attempts)
@@ -393,9 +417,12 @@ class SqliteWriteTx final : public WriteTx {
         .bind(5, t.first_attempt_at)
         .bind(6, t.lease_until)
         .bind(7, t.last_status)
-        .bind(8, t.last_error)
-        .bind_blob(9, t.response_data)
-        .bind(10, t.sub_specs)
+        .bind(8, t.last_error);
+    if (with_response)
+      s.bind_blob(9, t.response_data);
+    else
+      s.bind(9, std::int64_t{0});
+    s.bind(10, t.sub_specs)
         .bind(11, static_cast<int>(t.node.waiting_on))
         .bind(12, t.node.outstanding)
         .bind(13, t.node.blocked)
@@ -467,7 +494,8 @@ class SqliteWriteTx final : public WriteTx {
 
   std::vector<std::string> expired_leases(TimeMs now, std::size_t limit) override {
     auto& s = db_.prepare(
-        "SELECT id FROM tasks WHERE state = 1 AND lease_until < ?1 ORDER BY lease_until LIMIT ?2");
+        "SELECT id FROM tasks WHERE state = 1 AND lease_until > 0 AND lease_until < ?1 "
+        "ORDER BY lease_until LIMIT ?2");
     s.bind(1, now).bind(2, static_cast<std::int64_t>(limit));
     std::vector<std::string> out;
     while (s.step()) out.push_back(s.text(0));
@@ -481,8 +509,8 @@ class SqliteWriteTx final : public WriteTx {
     std::vector<std::pair<std::int64_t, std::string>> out;
     for (TaskState st : states) {
       auto& s = db_.prepare(
-          "SELECT seq, id FROM tasks WHERE run_id = ?1 AND state = ?2 AND seq > ?3 AND "
-          "state IN (0, 1, 2, 4) ORDER BY seq LIMIT ?4");
+          "SELECT seq, id FROM tasks WHERE run_id = ?1 AND seq > ?3 AND state = ?2 "
+          "ORDER BY seq LIMIT ?4");
       s.bind(1, run_id)
           .bind(2, static_cast<int>(st))
           .bind(3, after)

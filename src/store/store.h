@@ -42,7 +42,9 @@ struct TaskRow {
   int attempts = 0;             // dispatches so far (incl. one in flight)
   TimeMs not_before = 0;        // pending: not dispatched before this time
   TimeMs first_attempt_at = 0;  // 0 until the first dispatch
-  TimeMs lease_until = 0;       // running: dispatched again after this (crash/direct)
+  TimeMs lease_until = 0;       // running, direct call: dispatched by the engine after this
+                                // (0 for calls the engine sent: they are tracked in memory,
+                                // and a restart requeues every running task)
   int last_status = 0;          // last HTTP status (0: none / connection error)
   std::string last_error;       // why the last attempt failed, or why the task failed
   std::string response_data;    // JSON text of the response data (after a 2xx)
@@ -94,7 +96,10 @@ class WriteTx {
  public:
   virtual ~WriteTx() = default;
 
+  // A task without its response_data (it can be large: a parent with 100,000
+  // children is read once per transaction); response_data() reads it.
   virtual std::optional<TaskRow> task(std::string_view id) = 0;
+  virtual std::string response_data(std::string_view id) = 0;
   virtual std::optional<RunRow> run(std::string_view id) = 0;
   virtual std::optional<std::string> run_id_by_name(std::string_view name) = 0;
 
@@ -102,10 +107,11 @@ class WriteTx {
   // Inserts tasks whose id does not exist yet; returns how many were new.
   // (Ids are deterministic, so a replayed answer inserts nothing.)
   virtual std::size_t insert_tasks(const std::vector<TaskRow>& tasks) = 0;
-  // Writes every mutable field of the task (state, attempts, times, errors,
-  // response, sub specs, node) — compare with `expected` state first; returns
-  // false (and writes nothing) if the stored state differs.
-  virtual bool update_task(const TaskRow& task, core::TaskState expected) = 0;
+  // Writes the mutable fields of the task (state, attempts, times, errors,
+  // sub specs, node, and response_data when with_response) — compare with
+  // `expected` state first; returns false (and writes nothing) if the stored
+  // state differs.
+  virtual bool update_task(const TaskRow& task, core::TaskState expected, bool with_response) = 0;
   virtual void update_run_state(std::string_view run_id, core::RunState state, bool cancelled,
                                 TimeMs finished_at) = 0;
   virtual void add_run_delta(std::string_view run_id, const RunDelta& delta) = 0;
@@ -118,7 +124,7 @@ class WriteTx {
                                          TimeMs lease_until) = 0;
   // Earliest not_before of a pending task of `queue`, if any.
   virtual std::optional<TimeMs> next_due(std::string_view queue) = 0;
-  // Running tasks whose lease ran out before `now`.
+  // Running tasks with a lease (direct calls) that ran out before `now`.
   virtual std::vector<std::string> expired_leases(TimeMs now, std::size_t limit) = 0;
 
   // Ids of a run's tasks in one of `states`, at most `limit` after seq `after`.

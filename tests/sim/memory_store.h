@@ -29,7 +29,13 @@ class MemoryTx final : public store::WriteTx {
   std::optional<TaskRow> task(std::string_view id) override {
     auto it = s_.tasks.find(std::string(id));
     if (it == s_.tasks.end()) return std::nullopt;
-    return it->second;
+    TaskRow t = it->second;
+    t.response_data.clear();  // as the SQLite store: read separately
+    return t;
+  }
+  std::string response_data(std::string_view id) override {
+    auto it = s_.tasks.find(std::string(id));
+    return it == s_.tasks.end() ? std::string() : it->second.response_data;
   }
   std::optional<RunRow> run(std::string_view id) override {
     auto it = s_.runs.find(std::string(id));
@@ -56,12 +62,14 @@ class MemoryTx final : public store::WriteTx {
     }
     return n;
   }
-  bool update_task(const TaskRow& t, core::TaskState expected) override {
+  bool update_task(const TaskRow& t, core::TaskState expected, bool with_response) override {
     auto it = s_.tasks.find(t.id);
     if (it == s_.tasks.end() || it->second.state != expected) return false;
     std::int64_t seq = it->second.seq;
+    std::string response = std::move(it->second.response_data);
     it->second = t;
     it->second.seq = seq;
+    if (!with_response) it->second.response_data = std::move(response);
     it->second.node.state = t.state;
     return true;
   }
@@ -110,7 +118,8 @@ class MemoryTx final : public store::WriteTx {
   std::vector<std::string> expired_leases(core::TimeMs now, std::size_t limit) override {
     std::vector<std::string> out;
     for (auto& [id, t] : s_.tasks)
-      if (t.state == core::TaskState::running && t.lease_until < now && out.size() < limit)
+      if (t.state == core::TaskState::running && t.lease_until > 0 && t.lease_until < now &&
+          out.size() < limit)
         out.push_back(id);
     return out;
   }
