@@ -6,8 +6,8 @@
 // limits (64 KiB of headers, body limit Limits::max_request_bytes = 2 MiB,
 // eager as http::async_read sets it), request after request on one
 // connection while keep-alive; then route()'s target handling:
-// boost::urls::parse_origin_form, split_path (copied below: it lives in an
-// anonymous namespace of api_server.cc), percent-decoding of each segment,
+// boost::urls::parse_origin_form, split_path (src/api/path.h, the server's
+// own), percent-decoding of each segment,
 // params().find for the query parameters route() reads (state, limit, before,
 // parent, after) with the same atol/clamp; the bearer-token prefix check; and
 // body_object() (core::parse_json, must be an object), fed for queue routes to
@@ -32,6 +32,7 @@
 #include <boost/json.hpp>
 #include <boost/url/parse.hpp>
 
+#include "api/path.h"
 #include "core/envelope.h"
 #include "core/queue.h"
 #include "core/types.h"
@@ -46,19 +47,7 @@ namespace {
     if (!(cond)) __builtin_trap(); \
   } while (0)
 
-// Same as api_server.cc's split_path (keep in sync).
-std::vector<std::string_view> split_path(std::string_view p) {
-  std::vector<std::string_view> out;
-  std::size_t i = 0;
-  while (i < p.size()) {
-    while (i < p.size() && p[i] == '/') ++i;
-    std::size_t j = p.find('/', i);
-    if (j == std::string_view::npos) j = p.size();
-    if (j > i) out.push_back(p.substr(i, j - i));
-    i = j;
-  }
-  return out;
-}
+using treeflow::api::split_path;
 
 const core::Limits kLimits;  // the API's body limit is kLimits.max_request_bytes
 

@@ -17,6 +17,7 @@
 #include <boost/url/parse.hpp>
 #include <sstream>
 
+#include "api/path.h"
 #include "core/queue.h"
 #include "core/url.h"
 #include "engine/dispatcher.h"
@@ -141,19 +142,6 @@ json::object summary_json(const store::TaskSummary& t) {
                       {"last_status", t.last_status},
                       {"last_error", t.last_error},
                       {"children", t.children}};
-}
-
-std::vector<std::string_view> split_path(std::string_view p) {
-  std::vector<std::string_view> out;
-  std::size_t i = 0;
-  while (i < p.size()) {
-    while (i < p.size() && p[i] == '/') ++i;
-    std::size_t j = p.find('/', i);
-    if (j == std::string_view::npos) j = p.size();
-    if (j > i) out.push_back(p.substr(i, j - i));
-    i = j;
-  }
-  return out;
 }
 
 bool is_loopback(const std::string& host) {
