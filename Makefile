@@ -2,7 +2,7 @@
 #   make demo   run the flagship job (blogs + nested comments -> SQLite), verified
 #   make test   build and run every test
 #   make bench  the benchmark suite (limit, engine, peers): bench/README.md
-# Both install what they need (Debian 12) first.
+# Each installs what it needs (Debian 12) first.
 
 BUILD ?= build
 JOBS ?= $(shell nproc)
@@ -13,7 +13,7 @@ FLAKY ?= 0
 TARGET ?=
 KEEP ?= 0
 
-.PHONY: all deps build test demo soak asan fuzz fuzz-long clean format bench
+.PHONY: all deps build test demo soak sim asan fuzz fuzz-long clean format bench
 
 all: build
 
@@ -68,4 +68,4 @@ format:
 	clang-format -i $$(git ls-files '*.cc' '*.h')
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-release build-fuzz
