@@ -9,18 +9,23 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/json.hpp>
 #include <boost/url/parse.hpp>
+#include <deque>
 #include <sstream>
+#include <unordered_map>
 
 #include "api/path.h"
 #include "core/queue.h"
 #include "core/url.h"
 #include "engine/dispatcher.h"
+#include "engine/transitions.h"
 
 namespace treeflow::api {
 
@@ -168,6 +173,81 @@ struct ApiServer::Impl : std::enable_shared_from_this<Impl> {
   std::unique_ptr<store::Reader> reader_;
   bool auth_required = false;
   bool stopped = false;
+
+  // Live event streams (SSE), per run. Touched on the io thread only.
+  struct Subscriber {
+    explicit Subscriber(asio::io_context& io) : wake(io) {}
+    asio::steady_timer wake;
+    std::deque<std::string> events;
+    bool overflowed = false;
+  };
+  static constexpr std::size_t kMaxQueuedEvents = 10'000;
+  std::unordered_map<std::string, std::vector<std::weak_ptr<Subscriber>>> subscribers;
+
+  void publish(const std::vector<engine::Transition>& transitions) {
+    for (const auto& [run, task, state] : transitions) {
+      auto it = subscribers.find(run);
+      if (it == subscribers.end()) continue;
+      std::string event = "event: task\ndata: " +
+                          json::serialize(json::object{{"task_id", task},
+                                                       {"state", core::to_string(state)}}) +
+                          "\n\n";
+      auto& list = it->second;
+      std::erase_if(list, [](const auto& w) { return w.expired(); });
+      for (auto& w : list) {
+        auto sub = w.lock();
+        if (sub->events.size() >= kMaxQueuedEvents) {
+          sub->overflowed = true;  // a slow reader gets the counts, not every event
+          continue;
+        }
+        sub->events.push_back(event);
+        sub->wake.cancel();
+      }
+      if (list.empty()) subscribers.erase(it);
+    }
+  }
+
+  // GET /v1/runs/{id}/events: Server-Sent Events until the run ends. A `run`
+  // event (the run with its counts) first, on every second and at the end;
+  // a `task` event for every transition of the run's tasks in between.
+  asio::awaitable<void> stream_events(beast::tcp_stream& stream, const std::string& run_id) {
+    auto run = reader().run(run_id);
+    std::string head;
+    if (!run) {
+      Reply r = error_reply(404, "not_found", "no run " + run_id);
+      head = "HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\nContent-Length: " +
+             std::to_string(r.body.size()) + "\r\nConnection: close\r\n\r\n" + r.body;
+      co_await asio::async_write(stream, asio::buffer(head), asio::as_tuple(asio::use_awaitable));
+      co_return;
+    }
+    auto sub = std::make_shared<Subscriber>(io);
+    subscribers[run_id].push_back(sub);
+    head = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
+           "Connection: close\r\n\r\n";
+    auto run_event = [&](const store::RunRow& r) {
+      return "event: run\ndata: " + json::serialize(run_json(r)) + "\n\n";
+    };
+    std::string out = head + run_event(*run);
+    for (;;) {
+      stream.expires_after(std::chrono::seconds(30));
+      auto [wec, wn] = co_await asio::async_write(stream, asio::buffer(out), asio::as_tuple(asio::use_awaitable));
+      if (wec || stopped) co_return;
+      out.clear();
+      if (run->state != core::RunState::running) co_return;
+      if (sub->events.empty()) {
+        sub->wake.expires_after(std::chrono::seconds(1));
+        co_await sub->wake.async_wait(asio::as_tuple(asio::use_awaitable));
+      }
+      while (!sub->events.empty()) {
+        out += std::move(sub->events.front());
+        sub->events.pop_front();
+      }
+      sub->overflowed = false;
+      run = reader().run(run_id);
+      if (!run) co_return;
+      out += run_event(*run);
+    }
+  }
 
   store::Reader& reader() {
     if (!reader_) reader_ = store.read();
@@ -453,6 +533,17 @@ struct ApiServer::Impl : std::enable_shared_from_this<Impl> {
     co_return error_reply(404, "not_found", "no route " + std::string(req.method_string()) + " " + std::string(target->path()));
   }
 
+  // "/v1/runs/{id}/events" (GET) -> the run id.
+  static std::optional<std::string> events_route(const Request& req) {
+    if (req.method() != http::verb::get) return std::nullopt;
+    std::string_view target = req.target();
+    target = target.substr(0, target.find('?'));
+    auto seg = split_path(target);
+    if (seg.size() == 4 && seg[0] == "v1" && seg[1] == "runs" && seg[3] == "events")
+      return std::string(seg[2]);
+    return std::nullopt;
+  }
+
   asio::awaitable<void> session(tcp::socket socket) {
     beast::tcp_stream stream(std::move(socket));
     beast::flat_buffer buffer;
@@ -479,7 +570,14 @@ struct ApiServer::Impl : std::enable_shared_from_this<Impl> {
         const Request& req = parser.get();
         keep = req.keep_alive();
         version = req.version();
-        try {
+        if (auto run_id = events_route(req)) {
+          if (!authorized(req, Access::read)) {
+            reply = error_reply(401, "unauthorized", "a bearer token with the right scope is required");
+          } else {
+            co_await stream_events(stream, *run_id);
+            break;
+          }
+        } else try {
           reply = co_await route(req);
         } catch (const std::exception& e) {
           spdlog::error("API {} {}: {}", std::string(req.method_string()), std::string(req.target()), e.what());
@@ -550,6 +648,10 @@ std::uint16_t ApiServer::listen(const std::string& address) {
   a.listen(asio::socket_base::max_listen_connections);
   asio::co_spawn(impl_->io, impl_->accept_loop(), asio::detached);
   return a.local_endpoint().port();
+}
+
+void ApiServer::publish(const std::vector<engine::Transition>& transitions) {
+  impl_->publish(transitions);
 }
 
 void ApiServer::stop() {

@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <tuple>
+#include <vector>
 
 #include "engine/scheduler.h"
 
@@ -31,6 +33,10 @@ class ApiServer {
   // or not loopback without tokens.
   std::uint16_t listen(const std::string& address);
   void stop();
+
+  // Feeds the live event streams (GET /v1/runs/{id}/events). Call on the
+  // io_context's thread.
+  void publish(const std::vector<std::tuple<std::string, std::string, core::TaskState>>& transitions);
 
  private:
   struct Impl;

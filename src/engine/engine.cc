@@ -4,6 +4,7 @@
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/json.hpp>
 #include <toml++/toml.h>
@@ -14,6 +15,7 @@
 #include "api/api_server.h"
 #include "core/queue.h"
 #include "engine/dispatcher.h"
+#include "engine/transitions.h"
 #include "net/http_client.h"
 
 namespace treeflow::engine {
@@ -171,6 +173,11 @@ Engine::~Engine() { stop(); }
 
 std::uint16_t Engine::start() {
   std::uint16_t port = impl_->api.listen(impl_->options.listen);
+  // Task transitions feed the live event streams, on the io thread.
+  impl_->scheduler.set_transition_sink(
+      [impl = impl_.get()](const std::vector<Transition>& t) {
+        asio::post(impl->io, [impl, t] { impl->api.publish(t); });
+      });
   impl_->scheduler.start();
   impl_->signals.async_wait([this](const boost::system::error_code& ec, int sig) {
     if (ec) return;

@@ -6,6 +6,10 @@
 #include <chrono>
 #include <map>
 
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/write.hpp>
+
 #include "support.h"
 
 using namespace tftest;
@@ -409,4 +413,45 @@ TEST(EngineE2E, SignedCallsVerifiedBySdk) {
     auto t = engine.task(std::string(r.at("root_task_id").as_string()));
     EXPECT_EQ(t.at("last_status").as_int64(), 401);
   }
+}
+
+TEST(EngineE2E, LiveEventStreamOfARun) {
+  TempDir dir;
+  Endpoints ep;
+  ep.app.plain("POST", "/root", [](const HttpRequest& r) {
+    return envelope(r, json::array{1, 2, 3}, json::array{json::object{{"url", "/leaf"}, {"input_type", "each"}}});
+  });
+  ep.app.plain("POST", "/leaf", [](const HttpRequest&) {
+    std::this_thread::sleep_for(50ms);
+    return leaf("ok");
+  });
+  ep.start();
+  Engine engine(dir.file("t.db"), {"--config", fast_config(dir)});
+  engine.start();
+  std::string run = engine.start_run({{"url", ep.base + "/root"}});
+  // Read the stream until the run's final event; the connection then closes.
+  namespace asio = boost::asio;
+  asio::io_context io;
+  asio::ip::tcp::socket sock(io);
+  sock.connect({asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(std::stoi(engine.url().substr(17)))});
+  std::string req = "GET /v1/runs/" + run + "/events HTTP/1.1\r\nHost: x\r\n\r\n";
+  asio::write(sock, asio::buffer(req));
+  std::string all;
+  char buf[4096];
+  boost::system::error_code ec;
+  auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (!ec && std::chrono::steady_clock::now() < deadline) {
+    std::size_t n = sock.read_some(asio::buffer(buf), ec);
+    all.append(buf, n);
+  }
+  EXPECT_NE(all.find("Content-Type: text/event-stream"), std::string::npos) << all;
+  EXPECT_NE(all.find("event: task"), std::string::npos) << all;
+  EXPECT_NE(all.find("\"state\":\"completed\""), std::string::npos) << all;
+  // The last event is the run, completed.
+  auto last = all.rfind("event: run");
+  ASSERT_NE(last, std::string::npos);
+  EXPECT_NE(all.find("\"state\":\"completed\"", last), std::string::npos) << all.substr(last);
+  // An unknown run is a 404 JSON error.
+  auto r = engine.get("/v1/runs/rnope/events");
+  EXPECT_EQ(r.status, 404);
 }
