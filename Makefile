@@ -58,10 +58,12 @@ asan:
 # libFuzzer targets (fuzz/README.md), built with clang in build-fuzz/:
 # `make fuzz` runs each briefly (CI), `make fuzz-long` for FUZZ_SECONDS each.
 FUZZ_SECONDS ?= 600
-fuzz: deps
+fuzz:
+	scripts/install-deps.sh --fuzz
 	fuzz/run.sh 20
 
-fuzz-long: deps
+fuzz-long:
+	scripts/install-deps.sh --fuzz
 	fuzz/run.sh $(FUZZ_SECONDS)
 
 format:

@@ -7,6 +7,10 @@
 # Usage: fuzz/run.sh [SECONDS] [TARGET...]    env: FUZZ_BUILD (default build-fuzz), JOBS (default 2)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Readable stack traces in crash reports (llvm-14 from install-deps.sh --fuzz).
+if [[ -z "${ASAN_SYMBOLIZER_PATH:-}" && -x /usr/lib/llvm-14/bin/llvm-symbolizer ]]; then
+  export ASAN_SYMBOLIZER_PATH=/usr/lib/llvm-14/bin/llvm-symbolizer
+fi
 
 seconds="${1:-20}"
 shift || true

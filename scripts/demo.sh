@@ -21,7 +21,7 @@ set -uo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD=build
 DATA=data/warehouse.json
-PAGE_SIZE=50
+PAGE_SIZE=100
 FLAKY=0
 TARGET=
 KEEP=0

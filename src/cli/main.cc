@@ -168,7 +168,7 @@ void print_tree(const std::string& server, const std::string& run_id, int max_de
     stack.pop_back();
     std::string branch = it.depth == 0 ? "" : (it.last ? "└── " : "├── ");
     if (it.more > 0) {
-      std::printf("%s%s… %lld more\n", it.prefix.c_str(), branch.c_str(),
+      std::printf("%s%s… %lld more (use --children)\n", it.prefix.c_str(), branch.c_str(),
                   static_cast<long long>(it.more));
       continue;
     }
@@ -184,8 +184,8 @@ void print_tree(const std::string& server, const std::string& run_id, int max_de
     if (n_children == 0) continue;
     std::string child_prefix = it.prefix + (it.depth == 0 ? "" : (it.last ? "    " : "│   "));
     if (it.depth + 1 > max_depth) {
-      std::printf("%s└── … %lld children (use --depth)\n", child_prefix.c_str(),
-                  static_cast<long long>(n_children));
+      std::printf("%s└── … %lld %s (use --depth)\n", child_prefix.c_str(),
+                  static_cast<long long>(n_children), n_children == 1 ? "child" : "children");
       continue;
     }
     auto kids = fetch(str(t, "id")).at("tasks").as_array();
@@ -200,6 +200,37 @@ void print_tree(const std::string& server, const std::string& run_id, int max_de
 }
 
 bool looks_like_run(const std::string& id) { return id.size() == 27 && id[0] == 'r'; }
+
+// After a run ended without completing: say why, from the first failed task
+// found breadth-first (a bounded number of pages, so a huge run stays cheap).
+void explain_end(const std::string& server, const json::object& run) {
+  std::string id = str(run, "id");
+  std::string state = str(run, "state");
+  if (state == "completed") return;
+  std::fprintf(stderr, "run %s %s.\n", id.c_str(), state.c_str());
+  if (state == "failed") {
+    std::vector<std::string> queue{""};
+    for (int requests = 0; !queue.empty() && requests < 50; ++requests) {
+      std::string parent = queue.front();
+      queue.erase(queue.begin());
+      std::string path = "/v1/runs/" + id + "/tree?limit=1000" + (parent.empty() ? "" : "&parent=" + parent);
+      auto page = call(server, "GET", path);
+      if (page.status != 200) break;
+      for (auto& v : page.body.at("tasks").as_array()) {
+        const auto& t = v.as_object();
+        if (str(t, "state") == "failed" && !str(t, "last_error").empty() &&
+            str(t, "last_error").rfind("descendant", 0) != 0) {
+          std::fprintf(stderr, "  failed: %s %s (task %s)\n    %s\n", str(t, "method").c_str(),
+                       str(t, "url").c_str(), str(t, "id").c_str(), str(t, "last_error").c_str());
+          queue.clear();
+          break;
+        }
+        if (num(t, "children") > 0 && str(t, "state") == "failed") queue.push_back(str(t, "id"));
+      }
+    }
+    std::fprintf(stderr, "  see `treeflow tree %s`; after a fix, `treeflow retry %s`\n", id.c_str(), id.c_str());
+  }
+}
 
 }  // namespace
 
@@ -224,7 +255,8 @@ int main(int argc, char** argv) {
   serve->add_option("--signing-secret", eo.signing_secret, "HMAC secret for X-Workflow-Signature (or $TREEFLOW_SIGNING_SECRET)");
   serve->add_option("--sync", sync, "store durability: full (fsync each commit, default) or normal")->check(CLI::IsMember({"full", "normal"}));
   serve->add_option("--log-level", log_level, "trace, debug, info, warn, error")->capture_default_str();
-  serve->add_flag("!--no-verify-tls", eo.verify_tls, "do not verify https certificates of endpoints");
+  bool no_verify_tls = false;
+  serve->add_flag("--no-verify-tls", no_verify_tls, "do not verify https certificates of endpoints");
 
   // run
   auto* run = app.add_subcommand("run", "start a run from a root request; prints the run id");
@@ -288,6 +320,14 @@ int main(int argc, char** argv) {
   queues->add_flag("--purge", purge, "fail every pending task of the queue");
   add_server(queues);
 
+  if (argc > 1 && argv[1][0] != '-') {
+    bool known = false;
+    for (auto* sub : app.get_subcommands({})) known |= sub->get_name() == argv[1];
+    if (!known) {
+      std::fprintf(stderr, "treeflow: unknown command \"%s\" (see treeflow --help)\n", argv[1]);
+      return 2;
+    }
+  }
   CLI11_PARSE(app, argc, argv);
 
   try {
@@ -296,10 +336,10 @@ int main(int argc, char** argv) {
       spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
       if (!config.empty()) eo = treeflow::engine::load_config(config, eo);
       // Flags win over the file.
-      for (auto* o : serve->get_options()) (void)o;
       if (serve->count("--db")) eo.db_path = serve->get_option("--db")->as<std::string>();
       if (serve->count("--listen")) eo.listen = serve->get_option("--listen")->as<std::string>();
       if (!sync.empty()) eo.sync_full = sync == "full";
+      if (no_verify_tls) eo.verify_tls = false;
       if (eo.signing_secret.empty())
         if (const char* s = std::getenv("TREEFLOW_SIGNING_SECRET")) eo.signing_secret = s;
       treeflow::engine::Engine engine(eo);
@@ -334,6 +374,7 @@ int main(int argc, char** argv) {
       std::fflush(stdout);
       if (!wait) return 0;
       auto fin = watch(server, run_id, quiet);
+      explain_end(server, fin);
       return str(fin, "state") == "completed" ? 0 : 1;
     }
     if (status->parsed()) {
@@ -346,6 +387,7 @@ int main(int argc, char** argv) {
     }
     if (watchc->parsed()) {
       auto fin = watch(server, id, quiet);
+      explain_end(server, fin);
       return str(fin, "state") == "completed" ? 0 : 1;
     }
     if (tree->parsed()) {

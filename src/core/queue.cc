@@ -246,7 +246,12 @@ boost::json::object to_json(const QueueConfig& q) {
   o["min_backoff"] = format_duration(q.retry.min_backoff_ms);
   o["max_backoff"] = format_duration(q.retry.max_backoff_ms);
   o["max_doublings"] = q.retry.max_doublings;
-  o["max_dispatches_per_second"] = q.max_dispatches_per_second;
+  // A whole rate prints as an integer (500, not Boost.JSON's 5E2).
+  double rate = q.max_dispatches_per_second;
+  if (rate == std::floor(rate) && rate <= 1e15)
+    o["max_dispatches_per_second"] = static_cast<std::int64_t>(rate);
+  else
+    o["max_dispatches_per_second"] = rate;
   o["max_burst_size"] = q.max_burst_size;
   o["max_concurrent_dispatches"] = q.max_concurrent_dispatches;
   o["dispatch_deadline"] = format_duration(q.dispatch_deadline_ms);

@@ -98,6 +98,8 @@ TEST(Cli, RunWaitStatusTreeQueuesRetryCancel) {
   failing = true;
   auto [rf, fout] = cli({"run", ep.base + "/root", "--wait", "--quiet", "--server", srv});
   EXPECT_EQ(rf, 1) << fout;
+  EXPECT_TRUE(contains(fout, "failed: POST " + ep.base + "/leaf")) << fout;  // says why
+  EXPECT_TRUE(contains(fout, "HTTP 500")) << fout;
   std::string failed_run = fout.substr(0, 27);
   EXPECT_EQ(engine.run(failed_run).at("state").as_string(), "failed");
   failing = false;
@@ -124,6 +126,9 @@ TEST(Cli, RunWaitStatusTreeQueuesRetryCancel) {
   auto [rj, badjson] = cli({"run", ep.base + "/root", "--data", "{oops", "--server", srv});
   EXPECT_EQ(rj, 2);
   EXPECT_TRUE(contains(badjson, "--data is not valid JSON")) << badjson;
+  auto [rb, bogus] = cli({"bogus"});
+  EXPECT_EQ(rb, 2);
+  EXPECT_TRUE(contains(bogus, "unknown command \"bogus\"")) << bogus;
   for (const char* sub : {"serve", "run", "status", "watch", "tree", "task", "runs", "retry", "cancel", "queues"}) {
     auto [rh, help] = cli({sub, "--help"});
     EXPECT_EQ(rh, 0) << sub;
@@ -200,8 +205,8 @@ TEST_P(CrashPoint, RestartFinishesTheRunExactly) {
 INSTANTIATE_TEST_SUITE_P(Engine, CrashPoint,
                          ::testing::Values("before_commit:5", "after_commit:3", "after_children_insert",
                                            "before_join_insert", "after_dispatch:5"),
-                         [](const auto& info) {
-                           std::string n = info.param;
+                         [](const auto& param_info) {
+                           std::string n = param_info.param;
                            for (auto& c : n)
                              if (c == ':') c = '_';
                            return n;

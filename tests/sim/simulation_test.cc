@@ -351,18 +351,20 @@ struct World {
         ASSERT_EQ(t.node.failed_ok, failed_ok) << "task " << id << " node " << k;
       }
       // A join fires only after every immediate child's subtree completed.
-      if (t.node.join_fired && t.state != TaskState::cancelled)
+      if (t.node.join_fired && t.state != TaskState::cancelled) {
+        std::string children;
+        for (const TaskRow* c : kids[id])
+          children += c->id.substr(0, 6) + ":" + std::string(core::to_string(c->state)) + "/" +
+                      std::to_string(static_cast<int>(c->phase)) + " ";
         ASSERT_TRUE(immediate_done) << "join of node " << k << " (" << core::to_string(t.state)
-                                    << ") fired early; id " << id.substr(0, 6) << " children: " << [&] {
-                                         std::string o;
-                                         for (const TaskRow* c : kids[id])
-                                           o += c->id.substr(0, 6) + ":" + std::string(core::to_string(c->state)) + "/" +
-                                                std::to_string(static_cast<int>(c->phase)) + " ";
-                                         return o;
-                                       }();
+                                    << ") fired early; id " << id.substr(0, 6)
+                                    << " children: " << children;
+      }
       bool has_sub_kids = false;
       for (const TaskRow* c : kids[id]) has_sub_kids |= c->phase == core::Phase::sub;
-      if (has_sub_kids) ASSERT_TRUE(t.node.join_fired) << "node " << k;
+      if (has_sub_kids) {
+        ASSERT_TRUE(t.node.join_fired) << "node " << k;
+      }
       // A completed task's children all exist and are done; failure blocks ancestors.
       if (t.state == TaskState::completed) {
         std::size_t expect = 0;
