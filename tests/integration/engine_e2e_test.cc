@@ -351,6 +351,14 @@ TEST(EngineE2E, ApiErrorsAreJsonWithCodeAndMessage) {
   };
   expect_error(http("POST", engine.url() + "/v1/runs", "{not json"), 400, "malformed_body");
   expect_error(http("POST", engine.url() + "/v1/runs", "[1,2]"), 400, "malformed_body");
+  // Every route that reads a body rejects malformed JSON the same way.
+  for (auto [method, path] : std::vector<std::pair<std::string, std::string>>{
+           {"POST", "/v1/tasks/abc/complete"}, {"PATCH", "/v1/queues/default"}, {"PUT", "/v1/queues/q2"}}) {
+    SCOPED_TRACE(method + " " + path);
+    expect_error(http(method, engine.url() + path, "{\"truncated\": "), 400, "malformed_body");
+    expect_error(http(method, engine.url() + path, "\"a string\""), 400, "malformed_body");
+  }
+  expect_error(http("POST", engine.url() + "/v1/runs", std::string(3 << 20, ' ')), 413, "payload_too_large");
   expect_error(engine.get("/v1/runs/rnope"), 404, "not_found");
   expect_error(engine.get("/v1/tasks/nope"), 404, "not_found");
   expect_error(engine.post("/v1/runs", json::object{{"url", "ftp://x/y"}}), 400, "invalid_url");
