@@ -13,6 +13,7 @@
 //   * specs survive the round trip the scheduler uses to store sub_task_next
 //     until the join fires (to_json -> parse_specs).
 #include <cstddef>
+#include <cmath>
 #include <cstdint>
 #include <set>
 #include <string>
@@ -107,10 +108,47 @@ bool same_task(const core::NewTask& a, const core::NewTask& b) {
          a.request.headers == b.request.headers && a.request.body == b.request.body;
 }
 
+// JSON equality where doubles may differ in the last bits: Boost.JSON 1.81
+// does not parse decimal text with correct rounding, so a huge literal and
+// its serialized E-notation can land on neighbouring doubles. Iterative.
+bool same_json(const boost::json::value& x, const boost::json::value& y) {
+  std::vector<std::pair<const boost::json::value*, const boost::json::value*>> todo{{&x, &y}};
+  while (!todo.empty()) {
+    auto [a, b] = todo.back();
+    todo.pop_back();
+    if (a->is_double() || b->is_double()) {
+      if (!a->is_number() || !b->is_number()) return false;
+      double da = a->to_number<double>(), db = b->to_number<double>();
+      if (da != db && std::fabs(da - db) > 1e-12 * std::max(std::fabs(da), std::fabs(db)))
+        return false;
+      continue;
+    }
+    if (a->kind() != b->kind()) return false;
+    if (a->is_array()) {
+      const auto &aa = a->get_array(), &ba = b->get_array();
+      if (aa.size() != ba.size()) return false;
+      for (std::size_t i = 0; i < aa.size(); ++i) todo.emplace_back(&aa[i], &ba[i]);
+    } else if (a->is_object()) {
+      const auto &ao = a->get_object(), &bo = b->get_object();
+      if (ao.size() != bo.size()) return false;
+      for (const auto& kv : ao) {
+        const auto* other = bo.if_contains(kv.key());
+        if (!other) return false;
+        todo.emplace_back(&kv.value(), other);
+      }
+    } else if (*a != *b) {
+      return false;
+    }
+  }
+  return true;
+}
+
 bool same_spec(const core::NextSpec& a, const core::NextSpec& b) {
+  bool same_custom = a.custom_input.has_value() == b.custom_input.has_value() &&
+                     (!a.custom_input || same_json(*a.custom_input, *b.custom_input));
   return a.url == b.url && a.method == b.method && a.input_type == b.input_type &&
-         a.input_path == b.input_path && a.custom_input == b.custom_input &&
-         a.headers == b.headers && a.queue == b.queue && a.on_failure == b.on_failure;
+         a.input_path == b.input_path && same_custom && a.headers == b.headers &&
+         a.queue == b.queue && a.on_failure == b.on_failure;
 }
 
 core::Result<std::vector<core::NewTask>> run_expand(const std::vector<core::NextSpec>& specs,
