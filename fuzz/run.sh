@@ -34,8 +34,12 @@ for t in "${targets[@]}"; do
   cp -n fuzz/corpus/"$t"/* "$corpus"/ 2>/dev/null || true
   echo "== $t: ${seconds}s (corpus $corpus, log $log)"
   set +e
+  # FUZZ_RUNS (CI): a fixed number of inputs from a fixed seed, so a run is
+  # reproducible and a red CI means a regression, not a new random find.
+  extra=()
+  [[ -n "${FUZZ_RUNS:-}" ]] && extra=(-runs="$FUZZ_RUNS" -seed=1)
   "$build/fuzz/$t" "$corpus" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
-    -artifact_prefix="$artifacts" -print_final_stats=1 >"$log" 2>&1
+    -artifact_prefix="$artifacts" -print_final_stats=1 "${extra[@]}" >"$log" 2>&1
   rc=$?
   set -e
   # The last status line (execs, coverage, corpus) and the final stats.

@@ -1,5 +1,7 @@
 #include "core/envelope.h"
 
+#include <cmath>
+#include <vector>
 #include <functional>
 
 #include <boost/json/parse.hpp>
@@ -167,9 +169,7 @@ Result<Envelope> parse_envelope(std::string_view body, const Limits& limits) {
                                        " bytes (max_response_bytes)"};
   }
   boost::json::error_code ec;
-  boost::json::parse_options opts;
-  opts.max_depth = kMaxJsonDepth;
-  boost::json::value root = boost::json::parse(body, ec, {}, opts);
+  boost::json::value root = parse_json(body, ec);
   if (ec) return env_error("not valid JSON: " + ec.message());
   if (!root.is_object()) return env_error("expected a JSON object, " + got(root));
   const auto& o = root.get_object();
@@ -245,18 +245,38 @@ boost::json::value to_json(const std::vector<NextSpec>& specs) {
   return a;
 }
 
+// True if a number in `v` is not finite: Boost.JSON reads 1e999999 as
+// infinity without an error, but serializes it as text it cannot read back,
+// so such a value stored (a response, a sub spec) would be lost on reload.
+static bool has_non_finite(const boost::json::value& v) {
+  std::vector<const boost::json::value*> todo{&v};
+  while (!todo.empty()) {
+    const boost::json::value* x = todo.back();
+    todo.pop_back();
+    if (x->is_double() && !std::isfinite(x->get_double())) return true;
+    if (x->is_array())
+      for (const auto& e : x->get_array()) todo.push_back(&e);
+    else if (x->is_object())
+      for (const auto& kv : x->get_object()) todo.push_back(&kv.value());
+  }
+  return false;
+}
+
 boost::json::value parse_json(std::string_view text, boost::system::error_code& ec) {
   boost::json::parse_options opts;
   opts.max_depth = kMaxJsonDepth;
-  return boost::json::parse(text, ec, {}, opts);
+  boost::json::value v = boost::json::parse(text, ec, {}, opts);
+  if (!ec && has_non_finite(v)) {
+    ec = boost::json::error::exponent_overflow;
+    return nullptr;
+  }
+  return v;
 }
 
 boost::json::value leaf_data(std::string_view body) {
   if (body.empty()) return nullptr;
   boost::json::error_code ec;
-  boost::json::parse_options opts;
-  opts.max_depth = kMaxJsonDepth;
-  boost::json::value v = boost::json::parse(body, ec, {}, opts);
+  boost::json::value v = parse_json(body, ec);
   if (ec) return boost::json::string(body);
   return v;
 }

@@ -312,3 +312,21 @@ TEST(Names, RoundTrips) {
 
 }  // namespace
 }  // namespace treeflow::core
+
+// Boost.JSON reads 1e999999 as infinity but cannot read its own output for
+// it back, so a stored response or sub spec holding one would be lost.
+TEST(ParseJson, RejectsNumbersThatOverflowToInfinity) {
+  boost::system::error_code ec;
+  auto v = treeflow::core::parse_json(R"({"a": [1, 2.5e999999]})", ec);
+  EXPECT_TRUE(ec);
+  ec = {};
+  v = treeflow::core::parse_json(R"({"a": [1, 2.5e300]})", ec);
+  EXPECT_FALSE(ec);
+  EXPECT_TRUE(treeflow::core::leaf_data("1e999999").is_string());
+  auto env = treeflow::core::parse_envelope(
+      R"({"response": {"data": 1}, "sub_task_next": [{"url": "/x", "input_type": "custom",
+          "custom_input": {"n": 2.4e5206812}}]})",
+      treeflow::core::Limits{});
+  ASSERT_FALSE(env.ok());
+  EXPECT_NE(env.error().message.find("not valid JSON"), std::string::npos) << env.error().message;
+}
