@@ -171,7 +171,6 @@ struct Dispatcher::Impl : std::enable_shared_from_this<Impl> {
       a.attempt = attempt;
       a.status = res.status;
       a.error = std::move(res.error);
-      a.latency_us = res.latency_us;
       for (auto& [k, v] : res.headers) {
         if (iequals(k, "x-workflow-envelope")) a.envelope = (v == "1");
         if (iequals(k, "retry-after")) a.retry_after_ms = core::parse_retry_after(v, now_ms());

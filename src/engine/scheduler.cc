@@ -20,7 +20,6 @@ TimeMs now_ms() {
       .count();
 }
 
-
 Scheduler::Scheduler(store::Store& store, const EngineOptions& options, DispatchSink dispatch)
     : store_(store),
       options_(options),
@@ -82,14 +81,6 @@ void Scheduler::post_answer(Answer answer) {
   {
     std::lock_guard lk(mu_);
     answers_.push_back(std::move(answer));
-  }
-  cv_.notify_one();
-}
-
-void Scheduler::post_answers(std::vector<Answer> answers) {
-  {
-    std::lock_guard lk(mu_);
-    for (auto& a : answers) answers_.push_back(std::move(a));
   }
   cv_.notify_one();
 }

@@ -37,7 +37,6 @@ struct EngineOptions {
   std::size_t max_connections_per_host = 64;
   bool verify_tls = true;
   std::string ca_file;
-  std::size_t max_batch = 4096;  // answers/commands applied per transaction at most
 };
 
 // One attempt to send.
@@ -60,7 +59,6 @@ struct Answer {
   bool envelope = false;           // X-Workflow-Envelope: 1
   std::string body;
   std::optional<std::int64_t> retry_after_ms;
-  std::int64_t latency_us = 0;
 };
 
 // An API error: HTTP status, machine code, message.
@@ -128,9 +126,9 @@ class Scheduler {
   void start();
   void stop();
 
-  // Thread-safe. Answers are applied in the next transaction.
+  // Thread-safe. Answers are applied in the next transaction (all that
+  // arrived meanwhile: at most what is in flight).
   void post_answer(Answer answer);
-  void post_answers(std::vector<Answer> answers);
   // Thread-safe. `done` runs on the scheduler thread after the commit.
   void submit(Command command, Done done);
 
