@@ -463,3 +463,30 @@ TEST(EngineE2E, LiveEventStreamOfARun) {
   auto r = engine.get("/v1/runs/rnope/events");
   EXPECT_EQ(r.status, 404);
 }
+
+TEST(EngineE2E, BearerTokensWhenConfiguredAndRequiredOffLoopback) {
+  TempDir dir;
+  // Listening beyond loopback without tokens is refused with a clear error.
+  auto [rc, out] = cli({"serve", "--db", dir.file("open.db"), "--listen", "0.0.0.0:0"});
+  EXPECT_EQ(rc, 1);
+  EXPECT_NE(out.find("is not a loopback address: configure API tokens"), std::string::npos) << out;
+  Engine engine(dir.file("t.db"),
+                {"--config", fast_config(dir, "[auth]\nread_tokens = [\"r-tok\"]\nwrite_tokens = "
+                                              "[\"w-tok\"]\nadmin_tokens = [\"a-tok\"]\n")});
+  engine.start();
+  auto with = [](const std::string& tok) {
+    return std::vector<std::pair<std::string, std::string>>{{"Authorization", "Bearer " + tok}};
+  };
+  std::string body = R"({"url": "http://127.0.0.1:1/x", "schedule_time": "1h"})";
+  EXPECT_EQ(http("GET", engine.url() + "/v1/runs").status, 401);
+  EXPECT_EQ(http("GET", engine.url() + "/v1/runs", "", with("nope")).status, 401);
+  EXPECT_EQ(http("GET", engine.url() + "/v1/runs", "", with("r-tok")).status, 200);
+  EXPECT_EQ(http("GET", engine.url() + "/metrics", "", with("r-tok")).status, 200);
+  EXPECT_EQ(http("POST", engine.url() + "/v1/runs", body, with("r-tok")).status, 401);
+  EXPECT_EQ(http("POST", engine.url() + "/v1/runs", body, with("w-tok")).status, 201);
+  EXPECT_EQ(http("PATCH", engine.url() + "/v1/queues/default", R"({"max_attempts": 3})", with("w-tok")).status, 401);
+  EXPECT_EQ(http("PATCH", engine.url() + "/v1/queues/default", R"({"max_attempts": 3})", with("a-tok")).status, 200);
+  EXPECT_EQ(http("GET", engine.url() + "/healthz").status, 200);  // liveness stays open
+  auto denied = http("GET", engine.url() + "/v1/runs");
+  EXPECT_EQ(denied.json().at("error").at("code").as_string(), "unauthorized");
+}
