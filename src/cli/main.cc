@@ -6,6 +6,7 @@
 #include <boost/json.hpp>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <iostream>
 #include <thread>
 
@@ -320,6 +321,13 @@ int main(int argc, char** argv) {
   queues->add_flag("--purge", purge, "fail every pending task of the queue");
   add_server(queues);
 
+  auto* demo = app.add_subcommand(
+      "demo", "run the flagship job (scripts/demo.sh of this checkout): blogs and nested comments "
+              "copied through a tree of HTTP calls, then verified; options are passed on "
+              "(--data FILE --page-size K --flaky P --target DB --keep --kill N)");
+  demo->allow_extras();
+  demo->prefix_command();
+
   if (argc > 1 && argv[1][0] != '-') {
     bool known = false;
     for (auto* sub : app.get_subcommands({})) known |= sub->get_name() == argv[1];
@@ -328,6 +336,7 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
+
   CLI11_PARSE(app, argc, argv);
 
   try {
@@ -349,6 +358,19 @@ int main(int argc, char** argv) {
       std::fflush(stdout);
       engine.run();
       return 0;
+    }
+    if (demo->parsed()) {
+      std::string script = std::string(TREEFLOW_SOURCE_DIR) + "/scripts/demo.sh";
+      if (access(script.c_str(), X_OK) != 0)
+        throw Fail("treeflow demo needs the source checkout it was built from (" + script +
+                   " is missing); use `make demo` there");
+      std::vector<std::string> args{"bash", script, "--build", TREEFLOW_BUILD_DIR};
+      for (auto& e : demo->remaining()) args.push_back(e);
+      std::vector<char*> argv2;
+      for (auto& a : args) argv2.push_back(a.data());
+      argv2.push_back(nullptr);
+      execvp("bash", argv2.data());
+      throw Fail(std::string("cannot run bash: ") + std::strerror(errno));
     }
     if (run->parsed()) {
       json::object body{{"url", url}, {"method", method}, {"queue", queue}};

@@ -129,7 +129,7 @@ TEST(Cli, RunWaitStatusTreeQueuesRetryCancel) {
   auto [rb, bogus] = cli({"bogus"});
   EXPECT_EQ(rb, 2);
   EXPECT_TRUE(contains(bogus, "unknown command \"bogus\"")) << bogus;
-  for (const char* sub : {"serve", "run", "status", "watch", "tree", "task", "runs", "retry", "cancel", "queues"}) {
+  for (const char* sub : {"serve", "run", "status", "watch", "tree", "task", "runs", "retry", "cancel", "queues", "demo"}) {
     auto [rh, help] = cli({sub, "--help"});
     EXPECT_EQ(rh, 0) << sub;
     EXPECT_TRUE(contains(help, "Usage")) << sub << ": " << help;
