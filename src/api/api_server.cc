@@ -17,6 +17,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/json.hpp>
 #include <boost/url/parse.hpp>
+#include <array>
 #include <deque>
 #include <sstream>
 #include <unordered_map>
@@ -595,6 +596,17 @@ struct ApiServer::Impl : std::enable_shared_from_this<Impl> {
     }
     beast::error_code ignored;
     stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    // Lingering close: read (and drop) what the client is still sending, for
+    // a short while, so that closing with unread data (an oversized body we
+    // refused) does not reset the connection before the client reads our
+    // answer.
+    stream.expires_after(std::chrono::seconds(2));
+    std::array<char, 16384> sink;
+    for (std::size_t drained = 0; drained < (64u << 20);) {
+      auto [rec, n] = co_await stream.async_read_some(asio::buffer(sink), asio::as_tuple(asio::use_awaitable));
+      if (rec) break;
+      drained += n;
+    }
   }
 
   asio::awaitable<void> accept_loop() {

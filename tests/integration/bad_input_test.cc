@@ -10,16 +10,6 @@ using treeflow::HttpResponse;
 
 namespace {
 
-struct Endpoints {
-  treeflow::App app{treeflow::Options{}};
-  std::unique_ptr<treeflow::Server> server;
-  std::string base;
-  void start() {
-    server = std::make_unique<treeflow::Server>(app, "127.0.0.1:0");
-    base = "http://127.0.0.1:" + std::to_string(server->port());
-  }
-};
-
 HttpResponse raw(int status, std::string body, treeflow::HeaderList headers = {}) {
   HttpResponse r;
   r.status = status;

@@ -12,16 +12,6 @@ using treeflow::HttpRequest;
 
 namespace {
 
-struct Endpoints {
-  treeflow::App app{treeflow::Options{}};
-  std::unique_ptr<treeflow::Server> server;
-  std::string base;
-  void start() {
-    server = std::make_unique<treeflow::Server>(app, "127.0.0.1:0");
-    base = "http://127.0.0.1:" + std::to_string(server->port());
-  }
-};
-
 bool contains(const std::string& s, const std::string& part) {
   return s.find(part) != std::string::npos;
 }

@@ -23,16 +23,6 @@ double seconds_since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
 }
 
-struct Endpoints {
-  treeflow::App app{treeflow::Options{}};
-  std::unique_ptr<treeflow::Server> server;
-  std::string base;
-  void start() {
-    server = std::make_unique<treeflow::Server>(app, "127.0.0.1:0");
-    base = "http://127.0.0.1:" + std::to_string(server->port());
-  }
-};
-
 }  // namespace
 
 TEST(EngineE2E, FanOutOf10000LeavesThenJoinOnce) {

@@ -38,11 +38,16 @@ HttpResult http(const std::string& method, const std::string& url, const std::st
     req.set(bhttp::field::content_type, "application/json");
   req.body() = body;
   req.prepare_payload();
-  bhttp::write(stream, req);
+  // A server may answer (413) and close before it has read an oversized body:
+  // the write then fails, but the answer is there to read.
+  boost::system::error_code wec;
+  bhttp::write(stream, req, wec);
   beast::flat_buffer buf;
   bhttp::response_parser<bhttp::string_body> p;
   p.body_limit(512 << 20);
-  bhttp::read(stream, buf, p);
+  boost::system::error_code rec;
+  bhttp::read(stream, buf, p, rec);
+  if (rec) throw boost::system::system_error(wec ? wec : rec);
   HttpResult r;
   r.status = static_cast<int>(p.get().result_int());
   r.body = p.get().body();

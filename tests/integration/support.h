@@ -118,6 +118,18 @@ struct Recorder {
   }
 };
 
+// Test endpoints: an SDK App (add handlers, then start()) served on a free
+// loopback port; `base` is its URL.
+struct Endpoints {
+  treeflow::App app{treeflow::Options{}};
+  std::unique_ptr<treeflow::Server> server;
+  std::string base;
+  void start() {
+    server = std::make_unique<treeflow::Server>(app, "127.0.0.1:0");
+    base = "http://127.0.0.1:" + std::to_string(server->port());
+  }
+};
+
 // An envelope answer (as an SDK would send), for plain handlers.
 treeflow::HttpResponse envelope(const treeflow::HttpRequest& req, json::value data,
                                 json::array immediate = {}, json::array sub = {}, int status = 200);
