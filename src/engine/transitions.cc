@@ -8,6 +8,8 @@
 #include <chrono>
 #include <cmath>
 #include <deque>
+#include <unordered_map>
+#include <unordered_set>
 
 #include "core/envelope.h"
 #include "core/ids.h"
