@@ -3,6 +3,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <atomic>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -177,13 +178,18 @@ struct ApiServer::Impl : std::enable_shared_from_this<Impl> {
 
   // Live event streams (SSE), per run. Touched on the io thread only.
   struct Subscriber {
-    explicit Subscriber(asio::io_context& io) : wake(io) {}
+    Subscriber(asio::io_context& io, std::atomic<int>& n) : wake(io), count(n) { ++count; }
+    ~Subscriber() { --count; }
+    Subscriber(const Subscriber&) = delete;
+    Subscriber& operator=(const Subscriber&) = delete;
     asio::steady_timer wake;
+    std::atomic<int>& count;
     std::deque<std::string> events;
     bool overflowed = false;
   };
   static constexpr std::size_t kMaxQueuedEvents = 10'000;
   std::unordered_map<std::string, std::vector<std::weak_ptr<Subscriber>>> subscribers;
+  std::atomic<int> listeners{0};  // live Subscribers (read by the scheduler thread)
 
   void publish(const std::vector<engine::Transition>& transitions) {
     for (const auto& [run, task, state] : transitions) {
@@ -221,7 +227,7 @@ struct ApiServer::Impl : std::enable_shared_from_this<Impl> {
       co_await asio::async_write(stream, asio::buffer(head), asio::as_tuple(asio::use_awaitable));
       co_return;
     }
-    auto sub = std::make_shared<Subscriber>(io);
+    auto sub = std::make_shared<Subscriber>(io, listeners);
     subscribers[run_id].push_back(sub);
     head = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
            "Connection: close\r\n\r\n";
@@ -661,6 +667,8 @@ std::uint16_t ApiServer::listen(const std::string& address) {
   asio::co_spawn(impl_->io, impl_->accept_loop(), asio::detached);
   return a.local_endpoint().port();
 }
+
+bool ApiServer::has_listeners() const { return impl_->listeners.load() > 0; }
 
 void ApiServer::publish(const std::vector<engine::Transition>& transitions) {
   impl_->publish(transitions);

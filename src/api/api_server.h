@@ -37,6 +37,8 @@ class ApiServer {
   // Feeds the live event streams (GET /v1/runs/{id}/events). Call on the
   // io_context's thread.
   void publish(const std::vector<std::tuple<std::string, std::string, core::TaskState>>& transitions);
+  // Whether any event stream is open (thread-safe).
+  bool has_listeners() const;
 
  private:
   struct Impl;

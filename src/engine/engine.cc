@@ -177,7 +177,8 @@ std::uint16_t Engine::start() {
   impl_->scheduler.set_transition_sink(
       [impl = impl_.get()](const std::vector<Transition>& t) {
         asio::post(impl->io, [impl, t] { impl->api.publish(t); });
-      });
+      },
+      [impl = impl_.get()] { return impl->api.has_listeners(); });
   impl_->scheduler.start();
   impl_->signals.async_wait([this](const boost::system::error_code& ec, int sig) {
     if (ec) return;

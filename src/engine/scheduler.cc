@@ -1,5 +1,7 @@
 #include "engine/scheduler.h"
 
+#include <pthread.h>
+#include <pthread.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -54,7 +56,10 @@ Scheduler::Scheduler(store::Store& store, const EngineOptions& options, Dispatch
 
 Scheduler::~Scheduler() { stop(); }
 
-void Scheduler::set_transition_sink(TransitionSink sink) { transitions_ = std::move(sink); }
+void Scheduler::set_transition_sink(TransitionSink sink, std::function<bool()> wanted) {
+  transitions_ = std::move(sink);
+  transitions_wanted_ = std::move(wanted);
+}
 
 void Scheduler::start() {
   auto moved = store_.requeue_running(now_ms());
@@ -64,7 +69,11 @@ void Scheduler::start() {
     spdlog::info("recovered {} task(s) that were running when the engine stopped; they will be "
                  "dispatched again",
                  total);
-  thread_ = std::thread([this] { loop(); });
+  state_.set_fanouts(store_.load_fanouts());
+  thread_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "tf-store");  // named for top -H and perf
+    loop();
+  });
 }
 
 void Scheduler::stop() {
@@ -119,7 +128,8 @@ void Scheduler::loop() {
         auto due = state_.next_due.find(name);
         wake = std::min(wake, due == state_.next_due.end() ? now : due->second);
       }
-      if (answers_.empty() && commands_.empty() && !stopping_ && wake > now) {
+      if (answers_.empty() && commands_.empty() && !stopping_ && wake > now &&
+          state_.fanouts.empty()) {
         cv_.wait_for(lk, std::chrono::milliseconds(std::min<TimeMs>(wake - now, 1000)));
       }
       if (stopping_) return;
@@ -127,6 +137,7 @@ void Scheduler::loop() {
       commands.swap(commands_);
     }
     TimeMs now = now_ms();
+    state_.collect_transitions = transitions_ && (!transitions_wanted_ || transitions_wanted_());
     std::vector<Dispatch> dispatches;
     std::vector<CommandResult> results;
     std::vector<std::tuple<std::string, std::string, TaskState>> transitions;
@@ -152,6 +163,7 @@ void Scheduler::loop() {
         ctx.expire_leases();
         next_lease_sweep_ = now + 1000;
       }
+      ctx.store_fanouts();
       ctx.finish();  // flush the answers' transitions before leasing more
       dispatches = ctx.claim();
       ctx.finish();
@@ -173,6 +185,10 @@ void Scheduler::loop() {
                      CommandResult{false, nullptr, ApiError{503, "store_error", e.what()}});
       dispatches.clear();
       state_.next_due.clear();
+      try {
+        state_.set_fanouts(store_.load_fanouts());
+      } catch (...) {
+      }
       try {
         state_.queues.clear();
         for (auto& q : store_.load_queues()) state_.queues[q.name] = q;

@@ -118,7 +118,9 @@ class Scheduler {
   Scheduler(store::Store& store, const EngineOptions& options, DispatchSink dispatch);
   ~Scheduler();
 
-  void set_transition_sink(TransitionSink sink);
+  // `wanted` (thread-safe) says whether anyone listens now; transitions are
+  // collected only then.
+  void set_transition_sink(TransitionSink sink, std::function<bool()> wanted = {});
 
   // Recovers what a crash left (running -> pending) and starts the thread.
   void start();
@@ -144,6 +146,7 @@ class Scheduler {
   EngineOptions options_;
   DispatchSink dispatch_;
   TransitionSink transitions_;
+  std::function<bool()> transitions_wanted_;
 
   mutable std::mutex mu_;
   std::condition_variable cv_;

@@ -8,6 +8,8 @@
 #include <chrono>
 #include <cmath>
 #include <deque>
+#include <limits>
+#include <span>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -55,7 +57,9 @@ bool method_has_body(std::string_view m) { return m != "GET" && m != "HEAD" && m
 // Everything one transaction does. Lives for one loop iteration.
 class TxContext final : public Transitions {
  public:
-  TxContext(DispatchState& st, store::WriteTx& tx, TimeMs now) : st_(st), tx_(tx), now_(now) {}
+  TxContext(DispatchState& st, store::WriteTx& tx, TimeMs now) : st_(st), tx_(tx), now_(now) {
+    st_.claimed.clear();  // staged by a transaction that did not commit
+  }
 
   TimeMs now() const override { return now_; }
 
@@ -63,7 +67,13 @@ class TxContext final : public Transitions {
   TaskRow* load(const std::string& id) {
     auto it = cache_.find(id);
     if (it != cache_.end()) return &it->second.row;
-    auto row = tx_.task(id);
+    std::optional<TaskRow> row;
+    if (auto f = st_.rows.find(id); f != st_.rows.end()) {
+      row = std::move(f->second);
+      st_.rows.erase(f);
+    } else {
+      row = tx_.task(id);
+    }
     if (!row) return nullptr;
     auto [ins, okk] = cache_.emplace(id, Cached{std::move(*row), TaskState::pending, false});
     ins->second.original = ins->second.row.state;
@@ -97,7 +107,7 @@ class TxContext final : public Transitions {
       row.finished_at = 0;
     if (st == TaskState::completed) st_.stats->tasks_completed++;
     if (st == TaskState::failed) st_.stats->tasks_failed++;
-    transitions_.emplace_back(row.run_id, row.id, st);
+    if (st_.collect_transitions) transitions_.emplace_back(row.run_id, row.id, st);
     touch(row);
   }
 
@@ -147,43 +157,16 @@ class TxContext final : public Transitions {
 
   // The join: create the sub tasks from the stored specs, exactly once.
   void fire_join(TaskRow& row) {
-    std::vector<core::NextSpec> specs;
-    if (!row.sub_specs.empty()) {
-      boost::system::error_code ec;
-      json::value v = core::parse_json(row.sub_specs, ec);
-      auto parsed = core::parse_specs(ec ? json::value() : v, "sub_task_next", true,
-                                      st_.limits);
-      if (!parsed) return fail_task(row, "stored sub_task_next: " + parsed.error().message);
-      specs = std::move(*parsed);
-    }
-    std::vector<TaskRow> children;
-    if (!specs.empty()) {
-      json::value data =
-          parse_or_null(row.response_data.empty() ? tx_.response_data(row.id) : row.response_data);
-      std::vector<json::value> cdata;
-      bool need_children = std::any_of(specs.begin(), specs.end(), [](const core::NextSpec& sp) {
-        return sp.input_type == core::InputType::children;
-      });
-      if (need_children) {
-        flush_tasks();  // the children's latest states may still be in the cache
-        for (auto& [state, text] : tx_.children_data(row.id, core::Phase::immediate)) {
-          if (state == TaskState::completed)
-            cdata.push_back(parse_or_null(text));
-          else
-            cdata.push_back(json::object{{"error", text}});
-        }
-      }
-      auto made = expand(row, core::Phase::sub, specs, data, need_children ? &cdata : nullptr);
-      if (!made) return fail_task(row, made.error().message);
-      children = std::move(*made);
-    }
+    auto made = expand_stored(row, core::Phase::sub, row.sub_specs);
+    if (!made) return fail_task(row, made.error().message);
+    std::vector<TaskRow> children = std::move(*made);
     st_.stats->joins_fired++;
     crash_point("before_join_insert");
-    insert_children(row, children);
+    auto n = static_cast<std::int64_t>(children.size());
+    insert_children(std::move(children), row.sub_specs);
     row.sub_specs.clear();
     touch(row);
-    work_.emplace_front(row.id,
-                        core::Event{core::EventKind::join_fired, static_cast<std::int64_t>(children.size())});
+    work_.emplace_front(row.id, core::Event{core::EventKind::join_fired, n});
   }
 
   // A task fails for a reason of its own that is not a failed attempt (a bad
@@ -197,6 +180,35 @@ class TxContext final : public Transitions {
     if (!row.parent_id.empty())
       work_.emplace_back(row.parent_id,
                          core::Event{core::EventKind::child_failed, 0, row.on_failure});
+  }
+
+  // A parent's children of `phase` from stored state: the specs' JSON text,
+  // the parent's stored data and, for a chord, its immediate children's.
+  core::Result<std::vector<TaskRow>> expand_stored(const TaskRow& row, core::Phase phase,
+                                                   const std::string& specs_text) {
+    if (specs_text.empty()) return std::vector<TaskRow>{};
+    const char* what = phase == core::Phase::sub ? "sub_task_next" : "immediate_next";
+    boost::system::error_code ec;
+    json::value v = core::parse_json(specs_text, ec);
+    auto specs = core::parse_specs(ec ? json::value() : v, what, phase == core::Phase::sub,
+                                   st_.limits);
+    if (!specs) return core::Error{specs.error().code, std::string("stored ") + what + ": " + specs.error().message};
+    json::value data =
+        parse_or_null(row.response_data.empty() ? tx_.response_data(row.id) : row.response_data);
+    std::vector<json::value> cdata;
+    bool need_children = std::any_of(specs->begin(), specs->end(), [](const core::NextSpec& sp) {
+      return sp.input_type == core::InputType::children;
+    });
+    if (need_children) {
+      flush_tasks();  // the children's latest states may still be in the cache
+      for (auto& [state, text] : tx_.children_data(row.id, core::Phase::immediate)) {
+        if (state == TaskState::completed)
+          cdata.push_back(parse_or_null(text));
+        else
+          cdata.push_back(json::object{{"error", text}});
+      }
+    }
+    return expand(row, phase, *specs, data, need_children ? &cdata : nullptr);
   }
 
   static json::value parse_or_null(std::string_view text) {
@@ -250,17 +262,74 @@ class TxContext final : public Transitions {
     return rows;
   }
 
-  void insert_children(const TaskRow& parent, const std::vector<TaskRow>& children) {
+  // Stores a parent's new children (all of one phase). Beyond the first
+  // fanout_chunk, they are saved as one batch and stored a chunk per
+  // transaction (store_fanouts), so that dispatch starts at once.
+  void insert_children(std::vector<TaskRow> children, const std::string& specs_text) {
+    if (children.size() <= st_.fanout_chunk) return store_children(children);
+    const TaskRow& first = children.front();
+    store::FanoutRef ref{first.parent_id, first.run_id, first.phase, specs_text};
+    tx_.save_fanout(ref);
+    st_.fanouts.push_back({std::move(ref), std::move(children), 0});  // stored by store_fanouts
+  }
+
+  void store_children(std::span<const TaskRow> children) {
     if (children.empty()) return;
+    const TaskRow& first = children.front();
     std::size_t n = tx_.insert_tasks(children);
     if (n != children.size())
-      spdlog::warn("task {}: {} of {} children existed already (replayed answer)", parent.id,
+      spdlog::warn("task {}: {} of {} children existed already (replayed answer)", first.parent_id,
                    children.size() - n, children.size());
-    deltas_[parent.run_id].counts[static_cast<int>(TaskState::pending)] +=
+    deltas_[first.run_id].counts[static_cast<int>(TaskState::pending)] +=
         static_cast<std::int64_t>(n);
     st_.stats->tasks_created += n;
-    touched_runs_.insert(parent.run_id);
+    touched_runs_.insert(first.run_id);
     for (const auto& c : children) st_.next_due[c.queue] = std::min(st_.next_due[c.queue], now_);
+  }
+
+  void store_fanouts() override { store_fanouts(st_.fanout_chunk); }
+
+  void store_fanouts(std::size_t budget) {
+    while (budget > 0 && !st_.fanouts.empty()) {
+      auto& f = st_.fanouts.front();
+      if (f.rows.empty() && !expand_again(f)) {
+        tx_.delete_fanout(f.ref.parent_id, f.ref.phase);
+        st_.fanouts.pop_front();
+        continue;
+      }
+      std::size_t k = std::min(budget, f.rows.size() - f.next);
+      store_children(std::span<const TaskRow>(f.rows).subspan(f.next, k));
+      f.next += k;
+      budget -= k;
+      crash_point("after_fanout_chunk");
+      if (f.next == f.rows.size()) {
+        tx_.delete_fanout(f.ref.parent_id, f.ref.phase);
+        st_.fanouts.pop_front();
+      }
+    }
+  }
+
+  // After a restart: the children again, from what the store holds (the ones
+  // stored already are skipped by insert_tasks). False: nothing to store.
+  bool expand_again(DispatchState::Fanout& f) {
+    TaskRow* parent = load(f.ref.parent_id);
+    store::RunRow* run = parent ? load_run(parent->run_id) : nullptr;
+    if (!parent || !run || run->cancelled) return false;
+    auto made = expand_stored(*parent, f.ref.phase, f.ref.specs);
+    if (!made) {
+      // Only a lowered limit can make this differ from the first time.
+      fail_task(*parent, "cannot store the rest of its children after a restart: " +
+                             made.error().message);
+      return false;
+    }
+    f.rows = std::move(*made);
+    f.next = 0;
+    return !f.rows.empty();
+  }
+
+  bool has_fanouts(const std::string& run_id) const {
+    return std::any_of(st_.fanouts.begin(), st_.fanouts.end(),
+                       [&](const auto& f) { return f.ref.run_id == run_id; });
   }
 
   // --- answers ---------------------------------------------------------------
@@ -342,9 +411,12 @@ class TxContext final : public Transitions {
     cache_[row.id].response_dirty = true;
     row.last_error.clear();
     row.sub_specs = sub.empty() ? std::string() : json::serialize(core::to_json(sub));
-    insert_children(row, children);
+    auto n = static_cast<std::int64_t>(children.size());
+    insert_children(std::move(children), n > static_cast<std::int64_t>(st_.fanout_chunk)
+                                             ? json::serialize(core::to_json(immediate))
+                                             : std::string());
     crash_point("after_children_insert");
-    apply(row.id, core::Event{core::EventKind::answered, static_cast<std::int64_t>(children.size())});
+    apply(row.id, core::Event{core::EventKind::answered, n});
   }
 
   const core::QueueConfig& queue_of(const std::string& name) {
@@ -454,7 +526,7 @@ class TxContext final : public Transitions {
       root.first_attempt_at = now_;
       root.lease_until = now_ + q.dispatch_deadline_ms;
     }
-    tx_.insert_tasks({root});
+    tx_.insert_tasks(std::span<const TaskRow>(&root, 1));
     deltas_[run.id].counts[static_cast<int>(root.state)] += 1;
     if (direct) deltas_[run.id].dispatches += 1;
     touched_runs_.insert(run.id);
@@ -499,6 +571,16 @@ class TxContext final : public Transitions {
       return fail(409, "already_completed", "run " + run_id + " has completed; nothing to cancel");
     run->cancelled = true;
     touched_runs_.insert(run_id);
+    // Children not stored yet are never created (their parents are cancelled
+    // below with everything else).
+    for (auto it = st_.fanouts.begin(); it != st_.fanouts.end();) {
+      if (it->ref.run_id != run_id) {
+        ++it;
+        continue;
+      }
+      tx_.delete_fanout(it->ref.parent_id, it->ref.phase);
+      it = st_.fanouts.erase(it);
+    }
     flush_tasks();  // the scans below read the store
     // Every pending, running or waiting task becomes cancelled; in-flight
     // calls finish but their answers are ignored (they spawn nothing).
@@ -625,7 +707,8 @@ class TxContext final : public Transitions {
   CommandResult purge_queue(const std::string& name) override {
     if (!st_.queues.count(name)) return fail(404, "queue_not_found", "queue \"" + name + "\" does not exist");
     // Purged tasks fail loudly (their ancestors do not wait forever); a retry
-    // brings them back.
+    // brings them back. Children of fan-outs not stored yet are stored first.
+    store_fanouts(std::numeric_limits<std::size_t>::max());
     flush_tasks();  // the scan below reads the store
     std::size_t n = 0;
     for (;;) {
@@ -683,16 +766,17 @@ class TxContext final : public Transitions {
         d.counts[static_cast<int>(TaskState::running)] += 1;
         d.dispatches += 1;
         touched_runs_.insert(r.run_id);
-        transitions_.emplace_back(r.run_id, r.id, TaskState::running);
+        if (st_.collect_transitions) transitions_.emplace_back(r.run_id, r.id, TaskState::running);
         Dispatch ds;
-        ds.task_id = std::move(r.id);
-        ds.run_id = std::move(r.run_id);
-        ds.parent_id = std::move(r.parent_id);
+        ds.task_id = r.id;
+        ds.run_id = r.run_id;
+        ds.parent_id = r.parent_id;
         ds.queue = name;
         ds.attempt = r.attempts;
-        ds.request = std::move(r.request);
+        ds.request = r.request;
         ds.deadline_ms = q.dispatch_deadline_ms;
         out.push_back(std::move(ds));
+        st_.claimed.push_back(std::move(r));
       }
       if (rows.size() < budget) {
         auto nd = tx_.next_due(name);
@@ -739,8 +823,9 @@ class TxContext final : public Transitions {
         // the root can complete while a failed child's other descendants are
         // still at work.
         bool idle = run->counts[static_cast<int>(TaskState::pending)] +
-                        run->counts[static_cast<int>(TaskState::running)] ==
-                    0;
+                            run->counts[static_cast<int>(TaskState::running)] ==
+                        0 &&
+                    !has_fanouts(run_id);
         if (rs == TaskState::completed && idle) {
           st = core::RunState::completed;
         } else if (rs == TaskState::failed && idle) {
@@ -801,12 +886,21 @@ void DispatchState::record_commit(const std::vector<Answer>& answers,
     inflight_ids[d.task_id] = d.queue;
     ++inflight[d.queue];
   }
+  for (auto& r : claimed) rows.insert_or_assign(r.id, std::move(r));
+  claimed.clear();
+}
+
+void DispatchState::set_fanouts(std::vector<store::FanoutRef> refs) {
+  fanouts.clear();
+  for (auto& r : refs) fanouts.push_back({std::move(r), {}, 0});
 }
 
 void DispatchState::reset_after_crash() {
   inflight.clear();
   inflight_ids.clear();
   next_due.clear();
+  rows.clear();
+  claimed.clear();
 }
 
 }  // namespace treeflow::engine

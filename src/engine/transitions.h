@@ -6,6 +6,7 @@
 // endpoints, and crashes it between any two steps.
 #pragma once
 
+#include <deque>
 #include <memory>
 #include <string>
 #include <tuple>
@@ -27,7 +28,26 @@ struct DispatchState {
   std::unordered_map<std::string, std::size_t> inflight;           // per queue
   std::unordered_map<std::string, std::string> inflight_ids;       // task id -> queue
   std::unordered_map<std::string, core::TimeMs> next_due;          // per queue, a cache
+  // Rows of tasks in flight as the store holds them, so that an answer does
+  // not read its row back (a cache: TxContext::load takes a row out of it;
+  // every write goes through load, so an entry is never stale).
+  std::unordered_map<std::string, store::TaskRow> rows;
+  std::vector<store::TaskRow> claimed;  // leased by the current transaction, cached at commit
+  bool collect_transitions = true;      // false: nobody listens (take_transitions stays empty)
+  // Big fan-outs whose children are not all stored yet (WriteTx::save_fanout),
+  // oldest first; each transaction stores the next `fanout_chunk` of them.
+  // Rebuilt from the store after a crash or a failed transaction
+  // (set_fanouts): the children are then expanded again from the specs.
+  struct Fanout {
+    store::FanoutRef ref;
+    std::vector<store::TaskRow> rows;  // empty until expanded (after a restart)
+    std::size_t next = 0;              // rows[next..] are still to store
+  };
+  std::deque<Fanout> fanouts;
+  std::size_t fanout_chunk = 1000;
   SchedulerStats* stats = nullptr;
+
+  void set_fanouts(std::vector<store::FanoutRef> refs);
 
   // After a commit: answered tasks leave the in-flight set, dispatched ones enter it.
   void record_commit(const std::vector<Answer>& answers, const std::vector<Dispatch>& dispatches);
@@ -44,6 +64,8 @@ class Transitions : public CommandContext {
   virtual void on_answer(const Answer& answer) = 0;
   // Running tasks whose lease ran out and that are not in flight: a failed attempt.
   virtual void expire_leases() = 0;
+  // Stores the next chunk of children of big fan-outs (DispatchState::fanouts).
+  virtual void store_fanouts() = 0;
   // Leases due tasks of every unpaused queue, up to its concurrency.
   virtual std::vector<Dispatch> claim() = 0;
   // Writes cached rows and run counters; call before claim() and before commit.

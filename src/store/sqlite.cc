@@ -59,6 +59,13 @@ std::string_view Stmt::view(int col) const {
 }
 
 Db::Db(const std::string& path, int flags) {
+  // Process-wide, before SQLite's first use: no global mutex around every
+  // allocation for memory statistics nobody reads.
+  static const bool configured = [] {
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+    return true;
+  }();
+  (void)configured;
   int rc = sqlite3_open_v2(path.c_str(), &db_, flags | SQLITE_OPEN_NOMUTEX, nullptr);
   if (rc != SQLITE_OK) {
     std::string msg = "cannot open " + path + ": " + (db_ ? sqlite3_errmsg(db_) : "out of memory");

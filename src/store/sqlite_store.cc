@@ -75,6 +75,13 @@ CREATE INDEX IF NOT EXISTS tasks_due ON tasks(queue, not_before, seq) WHERE stat
 CREATE INDEX IF NOT EXISTS tasks_lease ON tasks(lease_until) WHERE state = 1 AND lease_until > 0;
 CREATE INDEX IF NOT EXISTS tasks_parent ON tasks(parent_id, seq);
 CREATE INDEX IF NOT EXISTS tasks_run ON tasks(run_id, seq);
+CREATE TABLE IF NOT EXISTS fanouts (
+  parent_id TEXT NOT NULL,
+  phase INTEGER NOT NULL,
+  run_id TEXT NOT NULL,
+  specs TEXT NOT NULL,
+  PRIMARY KEY (parent_id, phase)
+);
 CREATE TABLE IF NOT EXISTS queues (
   name TEXT PRIMARY KEY,
   config TEXT NOT NULL
@@ -269,6 +276,7 @@ class SqliteStore final : public Store {
   }
 
   std::vector<core::QueueConfig> load_queues() override;
+  std::vector<FanoutRef> load_fanouts() override;
 
   std::int64_t size_bytes() override {
     std::int64_t total = 0;
@@ -365,7 +373,7 @@ class SqliteWriteTx final : public WriteTx {
         .run();
   }
 
-  std::size_t insert_tasks(const std::vector<TaskRow>& tasks) override {
+  std::size_t insert_tasks(std::span<const TaskRow> tasks) override {
     auto& s = db_.prepare(
         "INSERT OR IGNORE INTO tasks (id, run_id, parent_id, phase, spec_index, item_index, depth, "
         "state, queue, method, url, headers, body, on_failure, attempts, not_before, "
@@ -410,13 +418,13 @@ class SqliteWriteTx final : public WriteTx {
               "lease_until = ?6, last_status = ?7, last_error = ?8, sub_specs = ?10, "
               "waiting_on = ?11, outstanding = ?12, blocked = ?13, failed_ok = ?14, "
               "own_failure = ?15, join_fired = ?16, updated_at = ?17, finished_at = ?18, "
-              "response_data = ?9 WHERE id = ?1 AND state = ?19"
+              "response_data = ?9 WHERE seq = ?1 AND state = ?19"
             : "UPDATE tasks SET state = ?2, attempts = ?3, not_before = ?4, first_attempt_at = ?5, "
               "lease_until = ?6, last_status = ?7, last_error = ?8, sub_specs = ?10, "
               "waiting_on = ?11, outstanding = ?12, blocked = ?13, failed_ok = ?14, "
               "own_failure = ?15, join_fired = ?16, updated_at = ?17, finished_at = ?18 "
-              "WHERE id = ?1 AND state = ?19 AND ?9 IS NOT NULL");  // ?9: same binds for both
-    s.bind(1, t.id)
+              "WHERE seq = ?1 AND state = ?19 AND ?9 IS NOT NULL");  // ?9: same binds for both
+    s.bind(1, t.seq)  // the rowid: no lookup in the id index
         .bind(2, static_cast<int>(t.state))
         .bind(3, t.attempts)
         .bind(4, t.not_before)
@@ -554,6 +562,22 @@ class SqliteWriteTx final : public WriteTx {
   }
 
   void save_queue(const core::QueueConfig& q) override;
+
+  void save_fanout(const FanoutRef& f) override {
+    db_.prepare("INSERT OR REPLACE INTO fanouts (parent_id, phase, run_id, specs) VALUES (?1, ?2, ?3, ?4)")
+        .bind(1, f.parent_id)
+        .bind(2, static_cast<int>(f.phase))
+        .bind(3, f.run_id)
+        .bind(4, f.specs)
+        .run();
+  }
+
+  void delete_fanout(std::string_view parent_id, core::Phase phase) override {
+    db_.prepare("DELETE FROM fanouts WHERE parent_id = ?1 AND phase = ?2")
+        .bind(1, parent_id)
+        .bind(2, static_cast<int>(phase))
+        .run();
+  }
 
   void commit() override {
     db_.exec("COMMIT");
@@ -706,6 +730,15 @@ void SqliteWriteTx::save_queue(const core::QueueConfig& q) {
 
 std::vector<core::QueueConfig> SqliteStore::load_queues() { return parse_queues(*db_); }
 std::vector<core::QueueConfig> SqliteReader::queues() { return parse_queues(db_); }
+
+std::vector<FanoutRef> SqliteStore::load_fanouts() {
+  std::vector<FanoutRef> out;
+  auto& s = db_->prepare("SELECT parent_id, phase, run_id, specs FROM fanouts ORDER BY rowid");
+  while (s.step())
+    out.push_back(FanoutRef{s.text(0), s.text(2), static_cast<core::Phase>(s.i32(1)), s.text(3)});
+  s.reset();
+  return out;
+}
 
 std::unique_ptr<WriteTx> SqliteStore::begin() { return std::make_unique<SqliteWriteTx>(*db_); }
 

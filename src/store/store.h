@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -85,6 +86,14 @@ struct RunRow {
   std::int64_t retries = 0;     // attempts that failed and were scheduled again
 };
 
+// A big fan-out whose children are not all stored yet (WriteTx::save_fanout).
+struct FanoutRef {
+  std::string parent_id;
+  std::string run_id;
+  core::Phase phase = core::Phase::immediate;
+  std::string specs;  // JSON array text of the specs the children come from
+};
+
 // Per-run counter changes accumulated during a transaction.
 struct RunDelta {
   StateCounts counts{};
@@ -106,7 +115,14 @@ class WriteTx {
   virtual void insert_run(const RunRow& run) = 0;
   // Inserts tasks whose id does not exist yet; returns how many were new.
   // (Ids are deterministic, so a replayed answer inserts nothing.)
-  virtual std::size_t insert_tasks(const std::vector<TaskRow>& tasks) = 0;
+  virtual std::size_t insert_tasks(std::span<const TaskRow> tasks) = 0;
+  // A big fan-out whose children the scheduler stores a chunk per
+  // transaction (so that one answer with 100,000 items does not hold every
+  // other run up); a restart resumes from here (Store::load_fanouts). Keyed
+  // by (parent, phase); deleted once every child is stored.
+  // The batch is the specs (JSON text) the children are expanded from again.
+  virtual void save_fanout(const FanoutRef& fanout) = 0;
+  virtual void delete_fanout(std::string_view parent_id, core::Phase phase) = 0;
   // Writes the mutable fields of the task (state, attempts, times, errors,
   // sub specs, node, and response_data when with_response) — compare with
   // `expected` state first; returns false (and writes nothing) if the stored
@@ -177,6 +193,8 @@ class Store {
   // (at-least-once); returns per-run how many moved, so counters stay exact.
   virtual std::vector<std::pair<std::string, std::int64_t>> requeue_running(TimeMs now) = 0;
   virtual std::vector<core::QueueConfig> load_queues() = 0;
+  // Every saved fan-out (WriteTx::save_fanout), oldest first.
+  virtual std::vector<FanoutRef> load_fanouts() = 0;
   virtual std::int64_t size_bytes() = 0;
 };
 

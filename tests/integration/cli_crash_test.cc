@@ -202,6 +202,46 @@ INSTANTIATE_TEST_SUITE_P(Engine, CrashPoint,
                            return n;
                          });
 
+// A fan-out bigger than a chunk (1,000) is stored a chunk per transaction
+// from a saved batch; a crash in between resumes from the batch.
+TEST(BigFanOut, CrashWhileStoringChunksResumesWithEveryChildOnce) {
+  TempDir dir;
+  Recorder leaves;
+  Endpoints ep;
+  constexpr int kItems = 2'500;
+  ep.app.plain("POST", "/root", [](const HttpRequest& r) {
+    json::array items;
+    for (int i = 0; i < kItems; ++i) items.push_back(i);
+    return envelope(r, items, json::array{json::object{{"url", "/leaf"}, {"input_type", "each"}}});
+  });
+  ep.app.plain("POST", "/leaf", [&](const HttpRequest& r) {
+    leaves.add(r);
+    return leaf("x");
+  });
+  ep.start();
+  std::string db = dir.file("t.db");
+  std::string cfg = fast_config(dir, "max_concurrent_dispatches = 8\n");
+  std::string run;
+  {
+    Engine engine(db, {"--config", cfg});
+    engine.set_env({"TREEFLOW_CRASH_AT=after_fanout_chunk:2"});
+    engine.start();
+    run = engine.start_run({{"url", ep.base + "/root"}});
+    auto deadline = std::chrono::steady_clock::now() + 20s;
+    while (engine.alive() && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(5ms);
+    ASSERT_FALSE(engine.alive()) << "the crash point was never reached";
+    EXPECT_EQ(engine.exit_code(), 86) << engine.log();
+  }
+  Engine engine(db, {"--config", cfg});
+  engine.start();
+  auto r = engine.wait_run(run, 60s);
+  ASSERT_EQ(r.at("state").as_string(), "completed") << json::serialize(r) << engine.log();
+  EXPECT_EQ(r.at("tasks_total").as_int64(), kItems + 1);  // no child lost or stored twice
+  EXPECT_EQ(count(r, "completed"), kItems + 1);
+  EXPECT_EQ(leaves.task_ids().size(), static_cast<std::size_t>(kItems));
+}
+
 TEST(StoreFiles, NotADatabaseIsRefusedAndLeftUntouched) {
   TempDir dir;
   std::string path = dir.file("notes.txt");

@@ -20,6 +20,7 @@ struct MemState {
   std::map<std::string, RunRow> runs;
   std::int64_t next_seq = 1;
   std::map<std::string, core::QueueConfig> queues;
+  std::vector<store::FanoutRef> fanouts;  // saved, oldest first
 };
 
 class MemoryTx final : public store::WriteTx {
@@ -48,7 +49,7 @@ class MemoryTx final : public store::WriteTx {
     return std::nullopt;
   }
   void insert_run(const RunRow& r) override { s_.runs[r.id] = r; }
-  std::size_t insert_tasks(const std::vector<TaskRow>& tasks) override {
+  std::size_t insert_tasks(std::span<const TaskRow> tasks) override {
     std::size_t n = 0;
     for (const auto& t : tasks) {
       if (s_.tasks.count(t.id)) continue;
@@ -155,6 +156,15 @@ class MemoryTx final : public store::WriteTx {
     return out;
   }
   void save_queue(const core::QueueConfig& q) override { s_.queues[q.name] = q; }
+  void save_fanout(const store::FanoutRef& f) override {
+    delete_fanout(f.parent_id, f.phase);
+    s_.fanouts.push_back(f);
+  }
+  void delete_fanout(std::string_view parent_id, core::Phase phase) override {
+    std::erase_if(s_.fanouts, [&](const store::FanoutRef& f) {
+      return f.parent_id == parent_id && f.phase == phase;
+    });
+  }
   void commit() override { committed_ = std::move(s_); }
 
  private:

@@ -161,6 +161,7 @@ struct World {
     q.dispatch_deadline_ms = 15'000;
     state.queues["default"] = q;
     state.stats = &stats;
+    state.fanout_chunk = static_cast<std::size_t>(pick(1, 4));  // big fan-outs, in small
     cancel_planned = coin(0.05);
   }
 
@@ -234,6 +235,7 @@ struct World {
     trace << "step " << steps << ": crash " << where << "\n";
     state.reset_after_crash();
     requeue_running(store, now);
+    state.set_fanouts(store.fanouts);  // as Scheduler::start does
     ready.clear();
     // Answers still on the wire belonged to the dead process's connections.
     std::erase_if(inflight, [&](const Delivery& d) { return d.epoch != epoch; });
@@ -271,6 +273,7 @@ struct World {
       t->expire_leases();
       next_sweep = now + 1000;
     }
+    t->store_fanouts();
     t->finish();
     auto dispatches = t->claim();
     t->finish();
@@ -345,6 +348,19 @@ struct World {
         if (c->state == TaskState::failed && !failed_proceed) blocked++;
         if (!done_ok && !failed_proceed) outstanding++;
       }
+      // Children of a saved fan-out not stored yet count as pending ones.
+      std::int64_t unstored_immediate = 0;
+      for (auto& f : store.fanouts) {
+        if (f.parent_id != id) continue;
+        ASSERT_NE(t.state, TaskState::completed) << "node " << k << " completed with children unstored";
+        std::int64_t expect = 0, have = 0;
+        for (auto& s : f.phase == core::Phase::immediate ? tree.nodes[k].immediate : tree.nodes[k].sub)
+          expect += static_cast<std::int64_t>(s.kids.size());
+        for (const TaskRow* c : kids[id]) have += c->phase == f.phase;
+        ASSERT_LT(have, expect) << "node " << k << ": a saved fan-out with every child stored";
+        if (f.phase == t.node.waiting_on) outstanding += expect - have;
+        if (f.phase == core::Phase::immediate) unstored_immediate = expect - have;
+      }
       if (t.state == TaskState::waiting || (t.state == TaskState::failed && !t.node.own_failure)) {
         ASSERT_EQ(t.node.outstanding, outstanding) << "task " << id << " node " << k;
         ASSERT_EQ(t.node.blocked, blocked) << "task " << id << " node " << k;
@@ -381,7 +397,8 @@ struct World {
         for (auto& s : tree.nodes[k].immediate) expect += s.kids.size();
         std::size_t have = 0;
         for (const TaskRow* c : kids[id]) have += c->phase == core::Phase::immediate;
-        ASSERT_EQ(have, expect) << "node " << k << ": immediate children lost or doubled";
+        ASSERT_EQ(have + static_cast<std::size_t>(unstored_immediate), expect)
+            << "node " << k << ": immediate children lost or doubled";
       }
     }
     const RunRow& run = store.runs.at(run_id);
