@@ -129,7 +129,7 @@ void Scheduler::loop() {
         wake = std::min(wake, due == state_.next_due.end() ? now : due->second);
       }
       if (answers_.empty() && commands_.empty() && !stopping_ && wake > now &&
-          state_.fanouts.empty()) {
+          !state_.fanouts_ready()) {
         cv_.wait_for(lk, std::chrono::milliseconds(std::min<TimeMs>(wake - now, 1000)));
       }
       if (stopping_) return;

@@ -266,46 +266,112 @@ class TxContext final : public Transitions {
   // fanout_chunk, they are saved as one batch and stored a chunk per
   // transaction (store_fanouts), so that dispatch starts at once.
   void insert_children(std::vector<TaskRow> children, const std::string& specs_text) {
-    if (children.size() <= st_.fanout_chunk) return store_children(children);
+    if (children.size() <= st_.fanout_chunk) {
+      store_children(children, Storing::lease_or_pending);
+      return;
+    }
     const TaskRow& first = children.front();
     store::FanoutRef ref{first.parent_id, first.run_id, first.phase, specs_text};
     tx_.save_fanout(ref);
     st_.fanouts.push_back({std::move(ref), std::move(children), 0});  // stored by store_fanouts
   }
 
-  void store_children(std::span<const TaskRow> children) {
-    if (children.empty()) return;
-    const TaskRow& first = children.front();
-    std::size_t n = tx_.insert_tasks(children);
-    if (n != children.size())
-      spdlog::warn("task {}: {} of {} children existed already (replayed answer)", first.parent_id,
-                   children.size() - n, children.size());
-    deltas_[first.run_id].counts[static_cast<int>(TaskState::pending)] +=
-        static_cast<std::int64_t>(n);
-    st_.stats->tasks_created += n;
-    touched_runs_.insert(first.run_id);
-    for (const auto& c : children) st_.next_due[c.queue] = std::min(st_.next_due[c.queue], now_);
+  // How store_children treats each child.
+  enum class Storing {
+    lease_or_pending,  // leased if its queue has room, else pending
+    wait_for_slots,    // the same, but stop at the first that cannot be leased now
+    as_given,          // in the state it has (cancelled children of a cancelled run)
+  };
+
+  // Stores children (of one parent and phase), in order. A child whose queue
+  // has a free slot and no older due task is stored already leased
+  // (running, attempt 1) and dispatched with this transaction's claims: no
+  // claim UPDATE, no due-index entry. The others are stored pending; with
+  // wait_for_slots a fan-out keeps them for a later transaction instead.
+  // Returns how many it took.
+  std::size_t store_children(std::span<TaskRow> children, Storing how) {
+    bool wait_for_slots = how == Storing::wait_for_slots;
+    std::size_t n = how == Storing::as_given ? children.size() : 0;
+    for (; n < children.size(); ++n) {
+      TaskRow& c = children[n];
+      std::size_t slots = free_slots(c.queue);
+      auto due = st_.next_due.find(c.queue);
+      bool older_due = due == st_.next_due.end() || due->second <= now_;
+      // A fan-out waits while its queue is full, or has older due tasks for
+      // claim() to lease first (this transaction's claim refreshes that).
+      if (wait_for_slots && !queue_of(c.queue).paused && (slots == 0 || older_due)) break;
+      if (slots > 0 && !older_due) {
+        c.state = TaskState::running;
+        c.node.state = TaskState::running;
+        c.attempts = 1;
+        c.first_attempt_at = now_;
+        c.lease_until = 0;
+        ++leased_[c.queue];
+      } else {
+        auto& nd = st_.next_due[c.queue];
+        nd = std::min(due == st_.next_due.end() ? now_ : nd, now_);
+      }
+    }
+    if (n == 0) return 0;
+    auto part = children.first(n);
+    std::size_t added = tx_.insert_tasks(part);
+    if (added != n)
+      spdlog::warn("task {}: {} of {} children existed already (replayed answer)",
+                   part.front().parent_id, n - added, n);
+    auto& d = deltas_[part.front().run_id];
+    touched_runs_.insert(part.front().run_id);
+    st_.stats->tasks_created += added;
+    for (TaskRow& c : part) {
+      bool leased = c.state == TaskState::running;
+      if (c.seq == 0) {  // it existed: whatever it is, claim() handles it
+        if (leased) --leased_[c.queue];
+        continue;
+      }
+      d.counts[static_cast<int>(c.state)] += 1;
+      if (!leased) continue;
+      d.dispatches += 1;
+      if (st_.collect_transitions) transitions_.emplace_back(c.run_id, c.id, TaskState::running);
+      c.node.has_parent = true;
+      c.node.edge = c.on_failure;
+      c.updated_at = c.created_at;
+      leased_rows_.push_back(std::move(c));
+    }
+    return n;
   }
 
-  void store_fanouts() override { store_fanouts(st_.fanout_chunk); }
+  // Slots of a queue not in flight nor leased in this transaction (the
+  // answers of this transaction free theirs).
+  std::size_t free_slots(const std::string& name) {
+    const core::QueueConfig& q = queue_of(name);
+    if (q.paused) return 0;
+    std::size_t used = st_.inflight[name] + leased_[name];
+    std::size_t freed = freed_[name];
+    used = used > freed ? used - freed : 0;
+    std::size_t cap = DispatchState::lease_cap(q);
+    return cap > used ? cap - used : 0;
+  }
 
-  void store_fanouts(std::size_t budget) {
-    while (budget > 0 && !st_.fanouts.empty()) {
-      auto& f = st_.fanouts.front();
+  void store_fanouts() override { store_fanouts(st_.fanout_chunk, Storing::wait_for_slots); }
+
+  void store_fanouts(std::size_t budget, Storing how) {
+    for (auto it = st_.fanouts.begin(); budget > 0 && it != st_.fanouts.end();) {
+      auto& f = *it;
       if (f.rows.empty() && !expand_again(f)) {
         tx_.delete_fanout(f.ref.parent_id, f.ref.phase);
-        st_.fanouts.pop_front();
+        it = st_.fanouts.erase(it);
         continue;
       }
       std::size_t k = std::min(budget, f.rows.size() - f.next);
-      store_children(std::span<const TaskRow>(f.rows).subspan(f.next, k));
-      f.next += k;
-      budget -= k;
-      crash_point("after_fanout_chunk");
+      std::size_t took = store_children(std::span<TaskRow>(f.rows).subspan(f.next, k), how);
+      f.next += took;
+      budget -= took;
+      if (took > 0) crash_point("after_fanout_chunk");
       if (f.next == f.rows.size()) {
         tx_.delete_fanout(f.ref.parent_id, f.ref.phase);
-        st_.fanouts.pop_front();
+        it = st_.fanouts.erase(it);
+        continue;
       }
+      ++it;  // its queue is full: the next fan-out may have room
     }
   }
 
@@ -334,6 +400,8 @@ class TxContext final : public Transitions {
 
   // --- answers ---------------------------------------------------------------
   void on_answer(const Answer& a) override {
+    if (answered_.insert(a.task_id).second)
+      if (auto f = st_.inflight_ids.find(a.task_id); f != st_.inflight_ids.end()) ++freed_[f->second];
     TaskRow* row = load(a.task_id);
     if (!row) return;
     if (row->state != TaskState::running || row->attempts != a.attempt) {
@@ -526,7 +594,7 @@ class TxContext final : public Transitions {
       root.first_attempt_at = now_;
       root.lease_until = now_ + q.dispatch_deadline_ms;
     }
-    tx_.insert_tasks(std::span<const TaskRow>(&root, 1));
+    tx_.insert_tasks(std::span<TaskRow>(&root, 1));
     deltas_[run.id].counts[static_cast<int>(root.state)] += 1;
     if (direct) deltas_[run.id].dispatches += 1;
     touched_runs_.insert(run.id);
@@ -569,18 +637,27 @@ class TxContext final : public Transitions {
     if (run->cancelled) return ok(json::object{{"run_id", run_id}, {"state", "cancelled"}});
     if (run->state == core::RunState::completed)
       return fail(409, "already_completed", "run " + run_id + " has completed; nothing to cancel");
-    run->cancelled = true;
-    touched_runs_.insert(run_id);
-    // Children not stored yet are never created (their parents are cancelled
-    // below with everything else).
+    // Children of fan-outs not stored yet are stored cancelled, so that the
+    // tree shows every child its parent counts.
     for (auto it = st_.fanouts.begin(); it != st_.fanouts.end();) {
       if (it->ref.run_id != run_id) {
         ++it;
         continue;
       }
+      if (!it->rows.empty() || expand_again(*it)) {
+        auto rest = std::span<TaskRow>(it->rows).subspan(it->next);
+        for (TaskRow& c : rest) {
+          c.state = TaskState::cancelled;
+          c.node.state = TaskState::cancelled;
+          c.finished_at = now_;
+        }
+        store_children(rest, Storing::as_given);
+      }
       tx_.delete_fanout(it->ref.parent_id, it->ref.phase);
       it = st_.fanouts.erase(it);
     }
+    run->cancelled = true;
+    touched_runs_.insert(run_id);
     flush_tasks();  // the scans below read the store
     // Every pending, running or waiting task becomes cancelled; in-flight
     // calls finish but their answers are ignored (they spawn nothing).
@@ -708,7 +785,7 @@ class TxContext final : public Transitions {
     if (!st_.queues.count(name)) return fail(404, "queue_not_found", "queue \"" + name + "\" does not exist");
     // Purged tasks fail loudly (their ancestors do not wait forever); a retry
     // brings them back. Children of fan-outs not stored yet are stored first.
-    store_fanouts(std::numeric_limits<std::size_t>::max());
+    store_fanouts(std::numeric_limits<std::size_t>::max(), Storing::lease_or_pending);
     flush_tasks();  // the scan below reads the store
     std::size_t n = 0;
     for (;;) {
@@ -745,18 +822,38 @@ class TxContext final : public Transitions {
     }
   }
 
+  Dispatch dispatch_of(const TaskRow& r, const core::QueueConfig& q) {
+    Dispatch ds;
+    ds.task_id = r.id;
+    ds.run_id = r.run_id;
+    ds.parent_id = r.parent_id;
+    ds.queue = r.queue;
+    ds.attempt = r.attempts;
+    ds.request = r.request;
+    ds.deadline_ms = q.dispatch_deadline_ms;
+    return ds;
+  }
+
   std::vector<Dispatch> claim() override {
     std::vector<Dispatch> out;
+    // Children stored leased earlier in this transaction, unless a command
+    // since (a cancel) changed them.
+    for (auto& r : leased_rows_) {
+      auto c = cache_.find(r.id);
+      if (c != cache_.end() && c->second.row.state != TaskState::running) {
+        deltas_[r.run_id].dispatches -= 1;
+        continue;
+      }
+      out.push_back(dispatch_of(r, queue_of(r.queue)));
+      st_.claimed.push_back(c != cache_.end() ? c->second.row : std::move(r));
+    }
+    leased_rows_.clear();
     for (auto& [name, q] : st_.queues) {
       if (q.paused) continue;
-      std::size_t inflight = st_.inflight[name];
-      std::size_t cap = static_cast<std::size_t>(q.max_concurrent_dispatches);
-      std::size_t rate_cap = static_cast<std::size_t>(std::max<double>(q.max_burst_size, std::ceil(q.max_dispatches_per_second * 2)));
-      cap = std::min(cap, std::max<std::size_t>(rate_cap, 1));
-      if (inflight >= cap) continue;
+      std::size_t budget = free_slots(name);
+      if (budget == 0) continue;
       auto due = st_.next_due.find(name);
       if (due != st_.next_due.end() && due->second > now_) continue;
-      std::size_t budget = cap - inflight;
       // No lease: the call is tracked in memory until it answers (within its
       // deadline), and a restart requeues every running task.
       auto rows = tx_.claim_due(name, now_, budget, 0);
@@ -767,15 +864,7 @@ class TxContext final : public Transitions {
         d.dispatches += 1;
         touched_runs_.insert(r.run_id);
         if (st_.collect_transitions) transitions_.emplace_back(r.run_id, r.id, TaskState::running);
-        Dispatch ds;
-        ds.task_id = r.id;
-        ds.run_id = r.run_id;
-        ds.parent_id = r.parent_id;
-        ds.queue = name;
-        ds.attempt = r.attempts;
-        ds.request = r.request;
-        ds.deadline_ms = q.dispatch_deadline_ms;
-        out.push_back(std::move(ds));
+        out.push_back(dispatch_of(r, q));
         st_.claimed.push_back(std::move(r));
       }
       if (rows.size() < budget) {
@@ -866,6 +955,10 @@ class TxContext final : public Transitions {
   std::deque<std::pair<std::string, core::Event>> work_;
   std::vector<Transition> transitions_;
   bool queues_changed_ = false;
+  std::unordered_map<std::string, std::size_t> leased_;  // per queue, in this transaction
+  std::unordered_map<std::string, std::size_t> freed_;   // per queue: in-flight tasks answered
+  std::unordered_set<std::string> answered_;
+  std::vector<TaskRow> leased_rows_;  // children stored leased, dispatched by claim()
 };
 
 std::unique_ptr<Transitions> Transitions::begin(DispatchState& state, store::WriteTx& tx,
@@ -888,6 +981,25 @@ void DispatchState::record_commit(const std::vector<Answer>& answers,
   }
   for (auto& r : claimed) rows.insert_or_assign(r.id, std::move(r));
   claimed.clear();
+}
+
+std::size_t DispatchState::lease_cap(const core::QueueConfig& q) {
+  auto cap = static_cast<std::size_t>(std::max(q.max_concurrent_dispatches, 0));
+  auto rate_cap = static_cast<std::size_t>(
+      std::max<double>(q.max_burst_size, std::ceil(q.max_dispatches_per_second * 2)));
+  return std::min(cap, std::max<std::size_t>(rate_cap, 1));
+}
+
+bool DispatchState::fanouts_ready() const {
+  for (const auto& f : fanouts) {
+    if (f.rows.empty()) return true;  // to expand again
+    const std::string& name = f.rows[f.next].queue;
+    auto q = queues.find(name);
+    if (q == queues.end() || q->second.paused) return true;  // stored pending
+    auto n = inflight.find(name);
+    if ((n == inflight.end() ? 0 : n->second) < lease_cap(q->second)) return true;
+  }
+  return false;
 }
 
 void DispatchState::set_fanouts(std::vector<store::FanoutRef> refs) {

@@ -48,6 +48,12 @@ struct DispatchState {
   SchedulerStats* stats = nullptr;
 
   void set_fanouts(std::vector<store::FanoutRef> refs);
+  // Whether a fan-out has children to store now (other than ones waiting for
+  // a free slot of their queue): the scheduler does not sleep then.
+  bool fanouts_ready() const;
+  // How many tasks of `q` may be in flight: max_concurrent_dispatches, and
+  // no more than two seconds of its rate (or its burst).
+  static std::size_t lease_cap(const core::QueueConfig& q);
 
   // After a commit: answered tasks leave the in-flight set, dispatched ones enter it.
   void record_commit(const std::vector<Answer>& answers, const std::vector<Dispatch>& dispatches);
@@ -64,7 +70,8 @@ class Transitions : public CommandContext {
   virtual void on_answer(const Answer& answer) = 0;
   // Running tasks whose lease ran out and that are not in flight: a failed attempt.
   virtual void expire_leases() = 0;
-  // Stores the next chunk of children of big fan-outs (DispatchState::fanouts).
+  // Stores the next children of big fan-outs (DispatchState::fanouts): as
+  // many as their queues have free slots for, leased as they are stored.
   virtual void store_fanouts() = 0;
   // Leases due tasks of every unpaused queue, up to its concurrency.
   virtual std::vector<Dispatch> claim() = 0;

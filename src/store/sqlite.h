@@ -60,6 +60,7 @@ class Db {
   // A cached prepared statement, reset and ready to bind. One user at a time.
   Stmt& prepare(std::string_view sql);
   std::int64_t changes() const { return sqlite3_changes64(db_); }
+  std::int64_t last_rowid() const { return sqlite3_last_insert_rowid(db_); }
   sqlite3* raw() const { return db_; }
   [[noreturn]] void fail(std::string_view what) const;
 

@@ -373,7 +373,7 @@ class SqliteWriteTx final : public WriteTx {
         .run();
   }
 
-  std::size_t insert_tasks(std::span<const TaskRow> tasks) override {
+  std::size_t insert_tasks(std::span<TaskRow> tasks) override {
     auto& s = db_.prepare(
         "INSERT OR IGNORE INTO tasks (id, run_id, parent_id, phase, spec_index, item_index, depth, "
         "state, queue, method, url, headers, body, on_failure, attempts, not_before, "
@@ -381,7 +381,7 @@ class SqliteWriteTx final : public WriteTx {
         "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, "
         "?19)");
     std::size_t inserted = 0;
-    for (const auto& t : tasks) {
+    for (auto& t : tasks) {
       s.reset();
       s.bind(1, t.id)
           .bind(2, t.run_id)
@@ -403,7 +403,9 @@ class SqliteWriteTx final : public WriteTx {
           .bind(18, t.lease_until)
           .bind(19, t.created_at);
       s.run();
-      inserted += static_cast<std::size_t>(db_.changes());
+      bool added = db_.changes() == 1;
+      t.seq = added ? db_.last_rowid() : 0;
+      inserted += added;
     }
     s.reset();
     return inserted;

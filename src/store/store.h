@@ -113,9 +113,11 @@ class WriteTx {
   virtual std::optional<std::string> run_id_by_name(std::string_view name) = 0;
 
   virtual void insert_run(const RunRow& run) = 0;
-  // Inserts tasks whose id does not exist yet; returns how many were new.
-  // (Ids are deterministic, so a replayed answer inserts nothing.)
-  virtual std::size_t insert_tasks(std::span<const TaskRow> tasks) = 0;
+  // Inserts tasks whose id does not exist yet, in their given state (pending,
+  // or running when leased as they are stored); sets `seq` of each new one and
+  // 0 for the others; returns how many were new. (Ids are deterministic, so a
+  // replayed answer inserts nothing.)
+  virtual std::size_t insert_tasks(std::span<TaskRow> tasks) = 0;
   // A big fan-out whose children the scheduler stores a chunk per
   // transaction (so that one answer with 100,000 items does not hold every
   // other run up); a restart resumes from here (Store::load_fanouts). Keyed

@@ -49,12 +49,13 @@ class MemoryTx final : public store::WriteTx {
     return std::nullopt;
   }
   void insert_run(const RunRow& r) override { s_.runs[r.id] = r; }
-  std::size_t insert_tasks(std::span<const TaskRow> tasks) override {
+  std::size_t insert_tasks(std::span<TaskRow> tasks) override {
     std::size_t n = 0;
-    for (const auto& t : tasks) {
+    for (auto& t : tasks) {
+      t.seq = 0;
       if (s_.tasks.count(t.id)) continue;
+      t.seq = s_.next_seq++;
       TaskRow c = t;
-      c.seq = s_.next_seq++;
       c.node.state = c.state;
       c.node.has_parent = !c.parent_id.empty();
       c.node.edge = c.on_failure;
