@@ -16,7 +16,9 @@ using core::TaskState;
 namespace {
 
 constexpr int kApplicationId = 0x74726565;  // "tree"
-constexpr int kSchemaVersion = 1;
+// 2: task ids cluster siblings (core/ids.h). A store of version 1 holds ids
+// of the old form, which a replayed answer would not match.
+constexpr int kSchemaVersion = 2;
 constexpr std::int64_t kQuickCheckMaxBytes = 64 << 20;
 
 constexpr std::string_view kSchema = R"sql(
@@ -214,6 +216,12 @@ class SqliteStore final : public Store {
       std::int64_t tables = scalar("SELECT count(*) FROM sqlite_master");
       if (app_id != kApplicationId && tables != 0)
         throw StoreError(o.path + " is a SQLite database of another application (refusing to use it)");
+      if (std::int64_t v = scalar("PRAGMA user_version"); tables != 0 && v != kSchemaVersion)
+        throw StoreError(o.path + ": schema version " + std::to_string(v) +
+                         " is not supported (expected " + std::to_string(kSchemaVersion) +
+                         (v < kSchemaVersion ? "): it was made by an earlier treeflow; finish its "
+                                               "runs with that version, or start a new store"
+                                             : "): it was made by a newer treeflow"));
       if (!o.read_only) {
         db_->exec("PRAGMA journal_mode=WAL");
         db_->exec(o.synchronous_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");

@@ -261,6 +261,32 @@ TEST(StoreFiles, NotADatabaseIsRefusedAndLeftUntouched) {
   EXPECT_EQ(content, "my precious notes, not a database\n");
 }
 
+TEST(StoreFiles, StoreOfAnEarlierSchemaIsRefusedWithWhatToDo) {
+  TempDir dir;
+  std::string db = dir.file("t.db");
+  {
+    Engine engine(db);
+    engine.start();
+    engine.stop();  // the last connection checkpoints the WAL into the file
+  }
+  ASSERT_FALSE(std::filesystem::exists(db + "-wal"));
+  {
+    // The header's user_version (offset 60, big-endian) is the schema version.
+    std::fstream f(db, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(60);
+    const char v1[4] = {0, 0, 0, 1};
+    f.write(v1, 4);
+  }
+  Engine engine(db);
+  try {
+    engine.start();
+    FAIL() << "the engine started on a schema 1 store";
+  } catch (const std::exception& e) {
+    EXPECT_TRUE(contains(e.what(), "schema version 1 is not supported")) << e.what();
+    EXPECT_TRUE(contains(e.what(), "made by an earlier treeflow")) << e.what();
+  }
+}
+
 TEST(StoreFiles, CorruptDatabaseIsAClearErrorAtStartUp) {
   TempDir dir;
   std::string db = dir.file("t.db");

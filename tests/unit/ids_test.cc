@@ -9,16 +9,19 @@
 namespace treeflow::core {
 namespace {
 
-std::string sha_hex24(const std::string& s) {
+// The documented formula: 16 hex of SHA-256(group), then the item as 8 hex.
+std::string formula(const std::string& group, std::uint32_t item) {
   unsigned char d[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(s.data()), s.size(), d);
+  SHA256(reinterpret_cast<const unsigned char*>(group.data()), group.size(), d);
   char buf[3];
   std::string out;
-  for (int i = 0; i < 12; ++i) {
+  for (int i = 0; i < 8; ++i) {
     snprintf(buf, sizeof buf, "%02x", d[i]);
     out += buf;
   }
-  return out;
+  char tail[9];
+  snprintf(tail, sizeof tail, "%08x", item);
+  return out + tail;
 }
 
 bool is_lower_hex(const std::string& s) {
@@ -35,20 +38,32 @@ TEST(Ids, ChildIdIs24LowerHex) {
 }
 
 TEST(Ids, ChildIdMatchesDocumentedFormula) {
-  EXPECT_EQ(child_task_id("parent", Phase::immediate, 2, 7), sha_hex24("parent/i/2/7"));
-  EXPECT_EQ(child_task_id("parent", Phase::sub, 0, 0), sha_hex24("parent/s/0/0"));
-  EXPECT_EQ(child_task_id("run1", Phase::root, 0, 0), sha_hex24("run1/r/0/0"));
+  EXPECT_EQ(child_task_id("parent", Phase::immediate, 2, 7), formula("parent/i/2", 7));
+  EXPECT_EQ(child_task_id("parent", Phase::sub, 0, 0), formula("parent/s/0", 0));
+  EXPECT_EQ(child_task_id("run1", Phase::root, 0, 0), formula("run1/r/0", 0));
   EXPECT_EQ(child_task_id("p", Phase::immediate, 4294967295u, 4294967295u),
-            sha_hex24("p/i/4294967295/4294967295"));
+            formula("p/i/4294967295", 4294967295u));
 }
 
 TEST(Ids, KnownVector) {
-  // Computed independently with `printf 'abc/i/0/0' | sha256sum`; pins the
-  // id format forever (stored ids depend on it).
-  EXPECT_EQ(child_task_id("abc", Phase::immediate, 0, 0), "96e002cbe8b66f5fa893ce8a");
-  EXPECT_EQ(child_task_id("parent", Phase::sub, 3, 5), "2be8270c44ee7a3abdf77ce0");
-  // SHA-256("") prefix: e3b0c44298fc1c149afbf4c8996fb924...; checks the hex encoding itself.
-  EXPECT_EQ(sha_hex24(""), "e3b0c44298fc1c149afbf4c8");
+  // Computed independently with `printf 'abc/i/0' | sha256sum | cut -c1-16`;
+  // pins the id format (stored ids depend on it: schema version 2).
+  EXPECT_EQ(child_task_id("abc", Phase::immediate, 0, 0), "634f3f3a9766c50700000000");
+  EXPECT_EQ(child_task_id("parent", Phase::sub, 3, 5), "6ba7ef22a513253300000005");
+  EXPECT_EQ(child_task_id("parent", Phase::immediate, 2, 0x1234abcd), "b4e39da8ba9b7d9c1234abcd");
+  // SHA-256("") prefix: e3b0c44298fc1c14...; checks the hex encoding itself.
+  EXPECT_EQ(formula("", 255), "e3b0c44298fc1c14000000ff");
+}
+
+TEST(Ids, SiblingsAreAdjacentInIdOrder) {
+  // What keeps a fan-out's index inserts on a few pages.
+  std::string prev = child_task_id("p", Phase::immediate, 0, 0);
+  for (std::uint32_t i = 1; i < 1000; ++i) {
+    std::string id = child_task_id("p", Phase::immediate, 0, i);
+    EXPECT_LT(prev, id);
+    EXPECT_EQ(prev.substr(0, 16), id.substr(0, 16));
+    prev = id;
+  }
 }
 
 TEST(Ids, Deterministic) {
@@ -80,7 +95,7 @@ TEST(Ids, ManyChildrenUnique) {
 
 TEST(Ids, RootIdIsRootPhaseChildOfRun) {
   EXPECT_EQ(root_task_id("rabc"), child_task_id("rabc", Phase::root, 0, 0));
-  EXPECT_EQ(root_task_id("rabc"), sha_hex24("rabc/r/0/0"));
+  EXPECT_EQ(root_task_id("rabc"), "dc626c2da4e9808c00000000");
   EXPECT_NE(root_task_id("rabc"), root_task_id("rabd"));
 }
 
