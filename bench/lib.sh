@@ -69,7 +69,7 @@ engine_config() {
   cat >"$1" <<EOF
 [engine]
 sync = "full"
-max_connections_per_host = $2
+max_connections_per_host = ${ENGINE_CONNS:-64}
 
 [queues.default]
 max_dispatches_per_second = 1000000

@@ -5,7 +5,8 @@
 #
 # Usage: bench/run.sh [BUILD_DIR]        (default build-release; `make bench` runs it)
 # Env:   RUNS=1          peer runs per variant (median reported); also engine tree runs x3
-#        CONCS="64 256 1000"   engine max_concurrent_dispatches values tried (flat 20k)
+#        CONCS="256 1000 2000" engine max_concurrent_dispatches values tried (flat 20k)
+#        ENGINE_CONNS=64       engine max_connections_per_host (wrk's connections for the limit)
 #        SCALE_N=1000000 tasks of the scale run (reduced automatically if the engine
 #                        is too slow to finish it in SCALE_BUDGET_S=600 s)
 #        JOIN_PAGES=300 JOIN_LEAVES=10   join-latency chain
@@ -20,7 +21,7 @@ BUILD="${1:-build-release}"
 TREEFLOW="$REPO/$BUILD/treeflow"
 [ -x "$TREEFLOW" ] || { echo "no $TREEFLOW; build it first (make bench)"; exit 1; }
 RUNS="${RUNS:-1}"
-CONCS="${CONCS:-64 256 1000}"
+CONCS="${CONCS:-256 1000 2000}"
 SCALE_N="${SCALE_N:-1000000}"
 SCALE_BUDGET_S="${SCALE_BUDGET_S:-600}"
 JOIN_PAGES="${JOIN_PAGES:-300}"
