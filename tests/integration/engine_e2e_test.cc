@@ -61,6 +61,40 @@ TEST(EngineE2E, FanOutOf10000LeavesThenJoinOnce) {
               secs, 10002 / secs, engine.peak_rss_kib() / 1024.0);
 }
 
+// Responses over 1 KiB are stored apart from their task's row (a parent's
+// row is rewritten with every batch of its children); every reader sees them.
+TEST(EngineE2E, BigResponsesReachTheChordAndTheApi) {
+  TempDir dir;
+  Recorder joins;
+  Endpoints ep;
+  const std::string blob(3000, 'b');
+  ep.app.plain("POST", "/root", [&](const HttpRequest& r) {
+    return envelope(r, json::object{{"blob", blob}, {"items", json::array{0, 1, 2}}},
+                    json::array{json::object{{"url", "/leaf"}, {"input_type", "each"}, {"input_path", "/items"}}},
+                    json::array{json::object{{"url", "/join"}, {"input_type", "children"}}});
+  });
+  ep.app.plain("POST", "/leaf", [&](const HttpRequest& r) {
+    return leaf(json::object{{"n", r.body}, {"pad", std::string(2000, 'p')}});
+  });
+  ep.app.plain("POST", "/join", [&](const HttpRequest& r) {
+    joins.add(r);
+    return leaf("joined");
+  });
+  ep.start();
+  Engine engine(dir.file("t.db"), {"--config", fast_config(dir)});
+  engine.start();
+  std::string run = engine.start_run({{"url", ep.base + "/root"}});
+  auto r = engine.wait_run(run, 60s);
+  ASSERT_EQ(r.at("state").as_string(), "completed") << json::serialize(r) << engine.log();
+  ASSERT_EQ(joins.size(), 1u);
+  json::array expect;
+  for (const char* n : {"0", "1", "2"})
+    expect.push_back(json::object{{"n", n}, {"pad", std::string(2000, 'p')}});
+  EXPECT_EQ(json::parse(joins.snapshot().front().body), json::value(expect));
+  auto root = engine.task(std::string(r.at("root_task_id").as_string()));
+  EXPECT_EQ(root.at("response").at("blob").as_string(), blob) << json::serialize(root);
+}
+
 TEST(EngineE2E, ChainOf10000PagesCompletesWithoutRecursion) {
   TempDir dir;
   std::atomic<int> calls{0};
