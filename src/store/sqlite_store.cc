@@ -61,7 +61,7 @@ CREATE TABLE IF NOT EXISTS tasks (
   lease_until INTEGER NOT NULL DEFAULT 0,
   last_status INTEGER NOT NULL DEFAULT 0,
   last_error TEXT NOT NULL DEFAULT '',
-  response_data BLOB NOT NULL DEFAULT '',
+  response_data BLOB DEFAULT '',  -- NULL: in `responses`
   sub_specs TEXT NOT NULL DEFAULT '',
   waiting_on INTEGER NOT NULL DEFAULT 1,
   outstanding INTEGER NOT NULL DEFAULT 0,
@@ -84,16 +84,28 @@ CREATE TABLE IF NOT EXISTS fanouts (
   specs TEXT NOT NULL,
   PRIMARY KEY (parent_id, phase)
 );
+CREATE TABLE IF NOT EXISTS responses (
+  seq INTEGER PRIMARY KEY,  -- the task's
+  data BLOB NOT NULL
+);
 CREATE TABLE IF NOT EXISTS queues (
   name TEXT PRIMARY KEY,
   config TEXT NOT NULL
 );
 )sql";
 
+// A task's response data, inline or in `responses`.
+#define RESPONSE_DATA \
+  "coalesce(tasks.response_data, (SELECT data FROM responses WHERE responses.seq = tasks.seq))"
+// Responses above this size live in `responses`: SQLite reads and rewrites a
+// whole row on every UPDATE, and a parent's row changes with every batch of
+// its children (a 1.2 MB response was copied twice per transaction).
+constexpr std::size_t kInlineResponseMax = 1024;
+
 constexpr std::string_view kTaskCols =
     "seq, id, run_id, parent_id, phase, spec_index, item_index, depth, state, queue, method, url, "
     "headers, body, on_failure, attempts, not_before, first_attempt_at, lease_until, last_status, "
-    "last_error, response_data, sub_specs, waiting_on, outstanding, blocked, failed_ok, "
+    "last_error, " RESPONSE_DATA ", sub_specs, waiting_on, outstanding, blocked, failed_ok, "
     "own_failure, join_fired, created_at, updated_at, finished_at";
 
 // The same columns without the response (read separately when needed).
@@ -338,7 +350,7 @@ class SqliteWriteTx final : public WriteTx {
   }
 
   std::string response_data(std::string_view id) override {
-    auto& s = db_.prepare("SELECT response_data FROM tasks WHERE id = ?1");
+    auto& s = db_.prepare("SELECT " RESPONSE_DATA " FROM tasks WHERE id = ?1");
     s.bind(1, id);
     std::string v = s.step() ? s.text(0) : std::string();
     s.reset();
@@ -420,8 +432,17 @@ class SqliteWriteTx final : public WriteTx {
   }
 
   bool update_task(const TaskRow& t, TaskState expected, bool with_response) override {
-    // Two statements: rewriting a large response on every counter change of
-    // a parent would cost its size on every transaction.
+    // Two statements, and big responses in their own table: SQLite reads and
+    // rewrites the whole row on every UPDATE of a parent's counters.
+    bool big = with_response && t.response_data.size() > kInlineResponseMax;
+    if (big) {
+      db_.prepare("INSERT OR REPLACE INTO responses (seq, data) VALUES (?1, ?2)")
+          .bind(1, t.seq)
+          .bind_blob(2, t.response_data)
+          .run();
+    } else if (with_response && t.response_data.empty()) {  // cleared for a retry
+      db_.prepare("DELETE FROM responses WHERE seq = ?1").bind(1, t.seq).run();
+    }
     auto& s = db_.prepare(
         with_response
             ? "UPDATE tasks SET state = ?2, attempts = ?3, not_before = ?4, first_attempt_at = ?5, "
@@ -442,7 +463,9 @@ class SqliteWriteTx final : public WriteTx {
         .bind(6, t.lease_until)
         .bind(7, t.last_status)
         .bind(8, t.last_error);
-    if (with_response)
+    if (big)
+      s.bind_null(9);
+    else if (with_response)
       s.bind_blob(9, t.response_data);
     else
       s.bind(9, std::int64_t{0});
@@ -499,7 +522,7 @@ class SqliteWriteTx final : public WriteTx {
         "first_attempt_at = CASE WHEN first_attempt_at = 0 THEN ?2 ELSE first_attempt_at END "
         "WHERE seq IN (SELECT seq FROM tasks WHERE state = 0 AND queue = ?1 AND not_before <= ?2 "
         "ORDER BY not_before, seq LIMIT ?4) RETURNING ",
-        kTaskCols));
+        kTaskColsLight));
     s.bind(1, queue).bind(2, now).bind(3, lease_until).bind(4, static_cast<std::int64_t>(limit));
     while (s.step()) out.push_back(read_task(s));
     s.reset();
@@ -550,7 +573,7 @@ class SqliteWriteTx final : public WriteTx {
   std::vector<std::pair<TaskState, std::string>> children_data(std::string_view parent_id,
                                                                core::Phase phase) override {
     auto& s = db_.prepare(
-        "SELECT state, response_data, last_error FROM tasks WHERE parent_id = ?1 AND phase = ?2 "
+        "SELECT state, " RESPONSE_DATA ", last_error FROM tasks WHERE parent_id = ?1 AND phase = ?2 "
         "ORDER BY seq");
     s.bind(1, parent_id).bind(2, static_cast<int>(phase));
     std::vector<std::pair<TaskState, std::string>> out;
