@@ -13,7 +13,7 @@ beyond parsing it):
   POST /blog   envelope, data = 10 items,  immediate_next each -> /leaf
                (the peers' tree: 1 + 200 + 2,000 = 2,201 tasks)
   GET  /flat   envelope, data = 100,000 items, each -> /leaf   (100,001 tasks)
-  GET  /flat20k  the same with 20,000 items (the concurrency sweep)
+  GET  /flat20k  the same with 20,000 items (quick checks)
   GET  /scale  envelope, data = SCALE_MIDS items, each -> /mid
   POST /mid    envelope, data = SCALE_LEAVES items, each -> /leaf on queue "scale"
                (1 + MIDS + MIDS*LEAVES tasks; the "scale" queue starts paused so
