@@ -296,7 +296,8 @@ class TxContext final : public Transitions {
       TaskRow& c = children[n];
       std::size_t slots = free_slots(c.queue);
       auto due = st_.next_due.find(c.queue);
-      bool older_due = due == st_.next_due.end() || due->second <= now_;
+      bool known = due != st_.next_due.end();  // unknown: the store may hold due tasks
+      bool older_due = !known || due->second <= now_;
       // A fan-out waits while its queue is full, or has older due tasks for
       // claim() to lease first (this transaction's claim refreshes that).
       if (wait_for_slots && !queue_of(c.queue).paused && (slots == 0 || older_due)) break;
@@ -307,9 +308,10 @@ class TxContext final : public Transitions {
         c.first_attempt_at = now_;
         c.lease_until = 0;
         ++leased_[c.queue];
+      } else if (known) {
+        due->second = std::min(due->second, now_);
       } else {
-        auto& nd = st_.next_due[c.queue];
-        nd = std::min(due == st_.next_due.end() ? now_ : nd, now_);
+        st_.next_due.emplace(c.queue, now_);
       }
     }
     if (n == 0) return 0;

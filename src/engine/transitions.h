@@ -73,7 +73,9 @@ class Transitions : public CommandContext {
   // Stores the next children of big fan-outs (DispatchState::fanouts): as
   // many as their queues have free slots for, leased as they are stored.
   virtual void store_fanouts() = 0;
-  // Leases due tasks of every unpaused queue, up to its concurrency.
+  // Leases due tasks of every unpaused queue, up to its concurrency, and
+  // returns them with the children this transaction stored already leased.
+  // Once per transaction, after the answers, commands and store_fanouts().
   virtual std::vector<Dispatch> claim() = 0;
   // Writes cached rows and run counters; call before claim() and before commit.
   virtual void finish() = 0;
