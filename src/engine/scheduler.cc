@@ -1,7 +1,6 @@
 #include "engine/scheduler.h"
 
 #include <pthread.h>
-#include <pthread.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
