@@ -240,6 +240,7 @@ int main(int argc, char** argv) {
       "treeflow — a durable engine that runs trees of HTTP API calls.\n"
       "Start the engine with `treeflow serve`, then start runs with `treeflow run URL`.\n"
       "Docs: README.md, docs/protocol.md, docs/configuration.md"};
+  app.set_version_flag("--version", "treeflow " TREEFLOW_VERSION);
   app.require_subcommand(1);
   std::string server = default_server();
   auto add_server = [&](CLI::App* c) {

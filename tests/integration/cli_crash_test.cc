@@ -124,6 +124,9 @@ TEST(Cli, RunWaitStatusTreeQueuesRetryCancel) {
     EXPECT_EQ(rh, 0) << sub;
     EXPECT_TRUE(contains(help, "Usage")) << sub << ": " << help;
   }
+  auto [rv, version] = cli({"--version"});
+  EXPECT_EQ(rv, 0);
+  EXPECT_TRUE(contains(version, "treeflow 0.")) << version;
 }
 
 TEST(Limits, FanOutOverTheLimitFailsTheTaskAndStoresNoChild) {
