@@ -2,9 +2,14 @@
 
 #include <openssl/sha.h>
 
+#include <algorithm>
+#include <iterator>
+
 namespace treeflow::core {
 
 namespace {
+
+constexpr char kHex[] = "0123456789abcdef";
 
 char phase_char(Phase p) {
   switch (p) {
@@ -17,8 +22,7 @@ char phase_char(Phase p) {
 
 }  // namespace
 
-std::string child_task_id(std::string_view parent_id, Phase phase, std::uint32_t spec_index,
-                          std::uint32_t item_index) {
+ChildIdPrefix child_id_prefix(std::string_view parent_id, Phase phase, std::uint32_t spec_index) {
   std::string input;
   input.reserve(parent_id.size() + 32);
   input.append(parent_id);
@@ -31,15 +35,24 @@ std::string child_task_id(std::string_view parent_id, Phase phase, std::uint32_t
   // billion such groups has a chance of about 3 in 100 million.
   unsigned char digest[SHA256_DIGEST_LENGTH];
   SHA256(reinterpret_cast<const unsigned char*>(input.data()), input.size(), digest);
-
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string id(24, '0');
+  ChildIdPrefix prefix;
   for (int i = 0; i < 8; ++i) {
-    id[2 * i] = kHex[digest[i] >> 4];
-    id[2 * i + 1] = kHex[digest[i] & 0x0f];
+    prefix.hex[2 * i] = kHex[digest[i] >> 4];
+    prefix.hex[2 * i + 1] = kHex[digest[i] & 0x0f];
   }
+  return prefix;
+}
+
+std::string child_task_id(const ChildIdPrefix& prefix, std::uint32_t item_index) {
+  std::string id(24, '0');
+  std::copy(std::begin(prefix.hex), std::end(prefix.hex), id.begin());
   for (int i = 0; i < 8; ++i) id[16 + i] = kHex[(item_index >> (28 - 4 * i)) & 0x0f];
   return id;
+}
+
+std::string child_task_id(std::string_view parent_id, Phase phase, std::uint32_t spec_index,
+                          std::uint32_t item_index) {
+  return child_task_id(child_id_prefix(parent_id, phase, spec_index), item_index);
 }
 
 std::string root_task_id(std::string_view run_id) {

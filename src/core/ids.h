@@ -20,6 +20,14 @@ namespace treeflow::core {
 std::string child_task_id(std::string_view parent_id, Phase phase, std::uint32_t spec_index,
                           std::uint32_t item_index);
 
+// The same in two steps, for a whole fan-out: the hash of (parent, phase,
+// spec) once, then each child's id from it (child_task_id hashes per call).
+struct ChildIdPrefix {
+  char hex[16];
+};
+ChildIdPrefix child_id_prefix(std::string_view parent_id, Phase phase, std::uint32_t spec_index);
+std::string child_task_id(const ChildIdPrefix& prefix, std::uint32_t item_index);
+
 // The root task's id is derived from the run id the same way.
 std::string root_task_id(std::string_view run_id);
 

@@ -177,6 +177,8 @@ Result<std::vector<NewTask>> expand(const ExpandInput& in) {
       children_array = std::move(a);
     }
 
+    const ChildIdPrefix id_prefix =
+        child_id_prefix(in.parent_id, in.phase, static_cast<std::uint32_t>(i));
     for (std::size_t j = 0; j < plan.count; ++j) {
       const boost::json::value* input = nullptr;
       switch (spec.input_type) {
@@ -191,13 +193,13 @@ Result<std::vector<NewTask>> expand(const ExpandInput& in) {
       TaskRequest req;
       req.method = spec.method;
       req.headers = headers;
-      const std::string item = plan.count > 1 ? "item " + std::to_string(j) + ": " : "";
+      auto item = [&] { return plan.count > 1 ? "item " + std::to_string(j) + ": " : std::string(); };
       if (body_method) {
         req.url = *url;
         if (!payload.is_null()) req.body = boost::json::serialize(payload);
         if (req.body.size() > limits.max_payload_bytes) {
           return fail(i, "limit_payload",
-                      item + "payload of " + std::to_string(req.body.size()) +
+                      item() + "payload of " + std::to_string(req.body.size()) +
                           " bytes is over the limit of " +
                           std::to_string(limits.max_payload_bytes) + " bytes (max_payload_bytes)");
         }
@@ -205,20 +207,19 @@ Result<std::vector<NewTask>> expand(const ExpandInput& in) {
         req.url = *url;
       } else if (payload.is_object()) {
         auto q = append_query(*url, payload.get_object());
-        if (!q) return fail(i, q.error().code, item + spec.method + " payload: " + q.error().message);
+        if (!q) return fail(i, q.error().code, item() + spec.method + " payload: " + q.error().message);
         auto checked = validate_target_url(*q, limits);
-        if (!checked) return fail(i, checked.error().code, item + checked.error().message);
+        if (!checked) return fail(i, checked.error().code, item() + checked.error().message);
         req.url = std::move(*q);
       } else {
         return fail(i, "payload_invalid",
-                    item + spec.method + " cannot carry a payload of type " +
+                    item() + spec.method + " cannot carry a payload of type " +
                         std::string(text::kind_name(payload)) +
                         " (only an object of scalars, sent as the query string)");
       }
 
       NewTask t;
-      t.id = child_task_id(in.parent_id, in.phase, static_cast<std::uint32_t>(i),
-                           static_cast<std::uint32_t>(j));
+      t.id = child_task_id(id_prefix, static_cast<std::uint32_t>(j));
       t.parent_id = std::string(in.parent_id);
       t.phase = in.phase;
       t.spec_index = static_cast<std::uint32_t>(i);
