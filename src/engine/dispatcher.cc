@@ -78,6 +78,7 @@ struct Dispatcher::Impl : std::enable_shared_from_this<Impl> {
   std::chrono::steady_clock::time_point queues_read{};
   LatencyHistogram latency;
   std::atomic<std::uint64_t> sent{0};
+  std::unordered_map<std::string, std::string> trace_ids;  // run id -> trace id (trace_id())
 
   const core::QueueConfig& queue(const std::string& name) {
     auto now = std::chrono::steady_clock::now();
@@ -133,6 +134,16 @@ struct Dispatcher::Impl : std::enable_shared_from_this<Impl> {
     });
   }
 
+  // The W3C trace id of a run: the first 16 bytes of SHA-256(run id), hex.
+  // Cached: hashing per call cost as much as formatting the whole request.
+  const std::string& trace_id(const std::string& run_id) {
+    if (auto it = trace_ids.find(run_id); it != trace_ids.end()) return it->second;
+    if (trace_ids.size() >= 4096) trace_ids.clear();
+    unsigned char h[SHA256_DIGEST_LENGTH];
+    SHA256(reinterpret_cast<const unsigned char*>(run_id.data()), run_id.size(), h);
+    return trace_ids.emplace(run_id, to_hex(h, 16)).first->second;
+  }
+
   void send(Dispatch d) {
     net::OutboundRequest r;
     r.method = d.request.method;
@@ -144,23 +155,31 @@ struct Dispatcher::Impl : std::enable_shared_from_this<Impl> {
     bool has_ct = false;
     for (auto& [k, v] : r.headers)
       if (iequals(k, "content-type")) has_ct = true;
-    if (!r.body.empty() && !has_ct) r.headers.emplace_back("Content-Type", "application/json");
-    r.headers.emplace_back("X-Workflow-Task-Id", d.task_id);
-    r.headers.emplace_back("Idempotency-Key", d.task_id);
-    r.headers.emplace_back("X-Workflow-Run-Id", d.run_id);
-    r.headers.emplace_back("X-Workflow-Parent-Task-Id", d.parent_id);
-    r.headers.emplace_back("X-Workflow-Attempt", std::to_string(d.attempt));
-    r.headers.emplace_back("X-Workflow-Queue", d.queue);
-    unsigned char h[SHA256_DIGEST_LENGTH];
-    SHA256(reinterpret_cast<const unsigned char*>(d.run_id.data()), d.run_id.size(), h);
-    std::string span = d.task_id.size() >= 16 ? d.task_id.substr(0, 16) : to_hex(h + 16, 8);
-    r.headers.emplace_back("traceparent", "00-" + to_hex(h, 16) + "-" + span + "-01");
-    r.headers.emplace_back("User-Agent", "treeflow/0.1");
+    // The engine's own headers (SPEC section 6), formatted here in one
+    // buffer: their values are ids, numbers and queue names it made itself.
+    std::string& h = r.trusted_head;
+    h.reserve(320);
+    if (!r.body.empty() && !has_ct) h.append("Content-Type: application/json\r\n");
+    h.append("X-Workflow-Task-Id: ").append(d.task_id);
+    h.append("\r\nIdempotency-Key: ").append(d.task_id);
+    h.append("\r\nX-Workflow-Run-Id: ").append(d.run_id);
+    h.append("\r\nX-Workflow-Parent-Task-Id: ").append(d.parent_id);
+    h.append("\r\nX-Workflow-Attempt: ").append(std::to_string(d.attempt));
+    h.append("\r\nX-Workflow-Queue: ").append(d.queue);
+    h.append("\r\ntraceparent: 00-").append(trace_id(d.run_id)).append("-");
+    if (d.task_id.size() >= 16) {
+      h.append(d.task_id, 0, 16);
+    } else {  // a root: its span id from the run's hash
+      unsigned char rh[SHA256_DIGEST_LENGTH];
+      SHA256(reinterpret_cast<const unsigned char*>(d.run_id.data()), d.run_id.size(), rh);
+      h.append(to_hex(rh + 16, 8));
+    }
+    h.append("-01\r\n");
     if (!options.signing_secret.empty()) {
       auto t = std::chrono::duration_cast<std::chrono::seconds>(
                    std::chrono::system_clock::now().time_since_epoch())
                    .count();
-      r.headers.emplace_back("X-Workflow-Signature", sign(options.signing_secret, t, r.body));
+      h.append("X-Workflow-Signature: ").append(sign(options.signing_secret, t, r.body)).append("\r\n");
     }
     sent++;
     crash_point("after_dispatch");

@@ -85,7 +85,9 @@ bool is_token(std::string_view s) {
 }
 
 bool is_field_value(std::string_view s) {
-  return s.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos;
+  for (char c : s)
+    if (c == '\r' || c == '\n' || c == '\0') return false;
+  return true;
 }
 
 // Returns an error message, empty on success.
@@ -211,6 +213,9 @@ struct HttpClient::Impl : std::enable_shared_from_this<HttpClient::Impl> {
   void shutdown();
 
   Pool& pool_for(const Target& t);
+  // The parsed URL and its pool, from a small cache: most requests go to a
+  // few URLs, and parsing one costs as much as the rest of send().
+  const std::pair<Target, Pool*>* target_for(const std::string& url, std::string& error);
   void pump(Pool& pool);
   void start_on(const std::shared_ptr<Conn>& conn, const std::shared_ptr<Exchange>& ex);
   void open_conn(Pool& pool, const std::shared_ptr<Exchange>& ex);
@@ -238,6 +243,7 @@ struct HttpClient::Impl : std::enable_shared_from_this<HttpClient::Impl> {
   ssl::context ssl_ctx;
   std::string ssl_ctx_error;  // non-empty: https requests fail with it
   std::unordered_map<std::string, std::unique_ptr<Pool>> pools;
+  std::unordered_map<std::string, std::pair<Target, Pool*>> targets;  // by URL; see target_for
   HttpClientStats stats;
   bool shutting_down = false;
 };
@@ -249,17 +255,18 @@ void HttpClient::Impl::send(OutboundRequest&& request, std::function<void(Outbou
   ++stats.requests;
   if (shutting_down) return finish(ex, error_result(std::string(kShuttingDown)), true);
   try {
-    Target t;
-    if (std::string err = parse_target(request.url, t); !err.empty()) {
-      return finish(ex, error_result(std::move(err)), true);
-    }
+    std::string err;
+    const auto* cached = target_for(request.url, err);
+    if (!cached) return finish(ex, error_result(std::move(err)), true);
+    const Target& t = cached->first;
     if (t.tls && !ssl_ctx_error.empty()) return finish(ex, error_result(ssl_ctx_error), true);
     if (!is_token(request.method)) {
       return finish(ex, error_result("invalid HTTP method '" + request.method + "'"), true);
     }
     bool has_host = false;
     bool has_user_agent = false;
-    std::size_t head_bytes = request.method.size() + t.path.size() + t.host_header.size() + 96;
+    std::size_t head_bytes = request.method.size() + t.path.size() + t.host_header.size() + 96 +
+                             request.trusted_head.size();
     for (const auto& [name, value] : request.headers) {
       if (!is_token(name) || !is_field_value(value)) {
         return finish(ex, error_result("invalid header '" + name + "'"), true);
@@ -285,6 +292,7 @@ void HttpClient::Impl::send(OutboundRequest&& request, std::function<void(Outbou
       }
       w.append(name).append(": ").append(value).append("\r\n");
     }
+    w.append(request.trusted_head);
     if (!has_user_agent && !options.user_agent.empty())
       w.append("User-Agent: ").append(options.user_agent).append("\r\n");
     // Content-Length for a body, and for an empty POST or PUT (as Beast's
@@ -297,7 +305,7 @@ void HttpClient::Impl::send(OutboundRequest&& request, std::function<void(Outbou
 
     ex->deadline = request.deadline;
     ex->max_response_bytes = request.max_response_bytes;
-    Pool& pool = pool_for(t);
+    Pool& pool = *cached->second;
     ex->pool = &pool;
     ex->deadline_timer.expires_after(request.deadline);
     ex->deadline_timer.async_wait([self = shared_from_this(), ex](const error_code& ec) {
@@ -308,6 +316,17 @@ void HttpClient::Impl::send(OutboundRequest&& request, std::function<void(Outbou
   } catch (const std::exception& e) {
     finish(ex, error_result(std::string("cannot send request: ") + e.what()), true);
   }
+}
+
+const std::pair<Target, Pool*>* HttpClient::Impl::target_for(const std::string& url,
+                                                            std::string& error) {
+  if (auto it = targets.find(url); it != targets.end()) return &it->second;
+  Target t;
+  error = parse_target(url, t);
+  if (!error.empty()) return nullptr;
+  if (targets.size() >= 1024) targets.clear();  // bounded: URLs with item queries are unique
+  Pool& pool = pool_for(t);
+  return &targets.emplace(url, std::pair<Target, Pool*>{std::move(t), &pool}).first->second;
 }
 
 Pool& HttpClient::Impl::pool_for(const Target& t) {

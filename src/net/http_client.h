@@ -38,7 +38,11 @@ namespace treeflow::net {
 struct OutboundRequest {
   std::string method = "POST";
   std::string url;        // absolute http(s) URL, query included
-  core::Headers headers;  // sent as given (the dispatcher adds X-Workflow-*)
+  core::Headers headers;  // sent as given, each checked (token name, no CR/LF/NUL in the value)
+  // Header lines the caller formatted and vouches for ("Name: value\r\n"
+  // each), sent after `headers` unchecked: the dispatcher's X-Workflow-*
+  // headers, whose values it makes itself. A User-Agent here is not seen.
+  std::string trusted_head;
   std::string body;
   std::chrono::milliseconds deadline{600'000};  // whole exchange, connect included
   std::size_t max_response_bytes = 10 << 20;
