@@ -6,6 +6,7 @@
 
 #include <boost/json/parse.hpp>
 #include <boost/json/parse_options.hpp>
+#include <boost/json/serialize.hpp>
 
 #include "core/ids.h"
 #include "core/text.h"
@@ -271,6 +272,14 @@ boost::json::value parse_json(std::string_view text, boost::system::error_code& 
     return nullptr;
   }
   return v;
+}
+
+std::string leaf_data_text(std::string_view body) {
+  if (body.empty()) return "null";
+  boost::json::error_code ec;
+  parse_json(body, ec);
+  if (ec) return boost::json::serialize(boost::json::string(body));
+  return std::string(body);
 }
 
 boost::json::value leaf_data(std::string_view body) {

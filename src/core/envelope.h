@@ -39,5 +39,8 @@ boost::json::value parse_json(std::string_view text, boost::system::error_code& 
 // The response data of a leaf (2xx without the envelope header): the body as
 // JSON if it parses, else as a JSON string; an empty body is null.
 boost::json::value leaf_data(std::string_view body);
+// The same as JSON text: the body itself when it is JSON (no re-serializing:
+// the engine stores it as it came), else leaf_data's text.
+std::string leaf_data_text(std::string_view body);
 
 }  // namespace treeflow::core

@@ -245,7 +245,7 @@ class TxContext final : public Transitions {
       TaskRow r;
       r.id = std::move(nt.id);
       r.run_id = parent.run_id;
-      r.parent_id = parent.id;
+      r.parent_id = std::move(nt.parent_id);
       r.phase = nt.phase;
       r.spec_index = nt.spec_index;
       r.item_index = nt.item_index;
@@ -455,7 +455,12 @@ class TxContext final : public Transitions {
       immediate = std::move(env->immediate_next);
       sub = std::move(env->sub_task_next);
     } else {
-      data = core::leaf_data(a.body);
+      // A leaf: its data is its body, kept as it came when it is JSON.
+      row.response_data = core::leaf_data_text(a.body);
+      cache_[row.id].response_dirty = true;
+      row.last_error.clear();
+      row.sub_specs.clear();
+      return apply(row.id, core::Event{core::EventKind::answered, 0});
     }
     store::RunRow* run = load_run(row.run_id);
     std::vector<TaskRow> children;

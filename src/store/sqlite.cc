@@ -30,6 +30,16 @@ Stmt& Stmt::bind_blob(int i, std::string_view v) {
     throw_sqlite(db_, "bind");
   return *this;
 }
+Stmt& Stmt::bind_ref(int i, std::string_view v) {
+  if (sqlite3_bind_text64(s_, i, v.data(), v.size(), SQLITE_STATIC, SQLITE_UTF8) != SQLITE_OK)
+    throw_sqlite(db_, "bind");
+  return *this;
+}
+Stmt& Stmt::bind_blob_ref(int i, std::string_view v) {
+  if (sqlite3_bind_blob64(s_, i, v.data(), v.size(), SQLITE_STATIC) != SQLITE_OK)
+    throw_sqlite(db_, "bind");
+  return *this;
+}
 Stmt& Stmt::bind_null(int i) {
   if (sqlite3_bind_null(s_, i) != SQLITE_OK) throw_sqlite(db_, "bind");
   return *this;
@@ -78,6 +88,7 @@ Db::Db(const std::string& path, int flags) {
 }
 
 Db::~Db() {
+  by_address_.clear();
   cache_.clear();  // finalize statements before closing
   if (db_) sqlite3_close(db_);
 }
@@ -106,6 +117,16 @@ Stmt& Db::prepare(std::string_view sql) {
     throw_sqlite(db_, "prepare " + key.substr(0, 120));
   auto [ins, ok] = cache_.emplace(std::move(key), std::make_unique<Stmt>(db_, s));
   return *ins->second;
+}
+
+Stmt& Db::prepare_literal(const char* sql, std::size_t size) {
+  if (auto it = by_address_.find(sql); it != by_address_.end()) {
+    it->second->reset();
+    return *it->second;
+  }
+  Stmt& s = prepare(std::string_view(sql, size));
+  by_address_.emplace(sql, &s);
+  return s;
 }
 
 void Db::fail(std::string_view what) const { throw_sqlite(db_, what); }

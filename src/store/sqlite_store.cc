@@ -102,24 +102,23 @@ CREATE TABLE IF NOT EXISTS queues (
 // its children (a 1.2 MB response was copied twice per transaction).
 constexpr std::size_t kInlineResponseMax = 1024;
 
-constexpr std::string_view kTaskCols =
-    "seq, id, run_id, parent_id, phase, spec_index, item_index, depth, state, queue, method, url, "
-    "headers, body, on_failure, attempts, not_before, first_attempt_at, lease_until, last_status, "
-    "last_error, " RESPONSE_DATA ", sub_specs, waiting_on, outstanding, blocked, failed_ok, "
-    "own_failure, join_fired, created_at, updated_at, finished_at";
-
+// Column lists as macros, so that the statements are string literals
+// (Db::prepare caches those by address).
+#define TASK_COLS_BUT_RESPONSE(response)                                                         \
+  "seq, id, run_id, parent_id, phase, spec_index, item_index, depth, state, queue, method, url, " \
+  "headers, body, on_failure, attempts, not_before, first_attempt_at, lease_until, last_status, " \
+  "last_error, " response ", sub_specs, waiting_on, outstanding, blocked, failed_ok, "            \
+  "own_failure, join_fired, created_at, updated_at, finished_at"
+#define TASK_COLS TASK_COLS_BUT_RESPONSE(RESPONSE_DATA)
 // The same columns without the response (read separately when needed).
-constexpr std::string_view kTaskColsLight =
-    "seq, id, run_id, parent_id, phase, spec_index, item_index, depth, state, queue, method, url, "
-    "headers, body, on_failure, attempts, not_before, first_attempt_at, lease_until, last_status, "
-    "last_error, '', sub_specs, waiting_on, outstanding, blocked, failed_ok, "
-    "own_failure, join_fired, created_at, updated_at, finished_at";
+#define TASK_COLS_LIGHT TASK_COLS_BUT_RESPONSE("''")
 
-constexpr std::string_view kRunCols =
-    "id, coalesce(name, ''), root_task_id, state, cancelled, created_at, finished_at, n_pending, "
-    "n_running, n_waiting, n_completed, n_failed, n_cancelled, dispatches, retries";
+#define RUN_COLS                                                                                 \
+  "id, coalesce(name, ''), root_task_id, state, cancelled, created_at, finished_at, n_pending, " \
+  "n_running, n_waiting, n_completed, n_failed, n_cancelled, dispatches, retries"
 
 std::string headers_to_json(const core::Headers& h) {
+  if (h.empty()) return "[]";
   json::array a;
   a.reserve(h.size());
   for (const auto& [k, v] : h) a.push_back(json::array{json::string(k), json::string(v)});
@@ -193,13 +192,6 @@ RunRow read_run(const Stmt& s) {
   r.dispatches = s.i64(13);
   r.retries = s.i64(14);
   return r;
-}
-
-std::string sql(std::string_view a, std::string_view b = {}, std::string_view c = {}) {
-  std::string s(a);
-  s += b;
-  s += c;
-  return s;
 }
 
 void check_header(const std::string& path) {
@@ -341,7 +333,7 @@ class SqliteWriteTx final : public WriteTx {
   }
 
   std::optional<TaskRow> task(std::string_view id) override {
-    auto& s = db_.prepare(sql("SELECT ", kTaskColsLight, " FROM tasks WHERE id = ?1"));
+    auto& s = db_.prepare("SELECT " TASK_COLS_LIGHT " FROM tasks WHERE id = ?1");
     s.bind(1, id);
     if (!s.step()) return std::nullopt;
     TaskRow t = read_task(s);
@@ -358,7 +350,7 @@ class SqliteWriteTx final : public WriteTx {
   }
 
   std::optional<RunRow> run(std::string_view id) override {
-    auto& s = db_.prepare(sql("SELECT ", kRunCols, " FROM runs WHERE id = ?1"));
+    auto& s = db_.prepare("SELECT " RUN_COLS " FROM runs WHERE id = ?1");
     s.bind(1, id);
     if (!s.step()) return std::nullopt;
     RunRow r = read_run(s);
@@ -401,21 +393,23 @@ class SqliteWriteTx final : public WriteTx {
         "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, "
         "?19)");
     std::size_t inserted = 0;
+    std::string headers;
     for (auto& t : tasks) {
       s.reset();
-      s.bind(1, t.id)
-          .bind(2, t.run_id)
-          .bind(3, t.parent_id)
+      headers = headers_to_json(t.request.headers);
+      s.bind_ref(1, t.id)
+          .bind_ref(2, t.run_id)
+          .bind_ref(3, t.parent_id)
           .bind(4, static_cast<int>(t.phase))
           .bind(5, static_cast<std::int64_t>(t.spec_index))
           .bind(6, static_cast<std::int64_t>(t.item_index))
           .bind(7, t.depth)
           .bind(8, static_cast<int>(t.state))
-          .bind(9, t.queue)
-          .bind(10, t.request.method)
-          .bind(11, t.request.url)
-          .bind(12, headers_to_json(t.request.headers))
-          .bind_blob(13, t.request.body)
+          .bind_ref(9, t.queue)
+          .bind_ref(10, t.request.method)
+          .bind_ref(11, t.request.url)
+          .bind_ref(12, headers)
+          .bind_blob_ref(13, t.request.body)
           .bind(14, static_cast<int>(t.on_failure))
           .bind(15, t.attempts)
           .bind(16, t.not_before)
@@ -438,23 +432,27 @@ class SqliteWriteTx final : public WriteTx {
     if (big) {
       db_.prepare("INSERT OR REPLACE INTO responses (seq, data) VALUES (?1, ?2)")
           .bind(1, t.seq)
-          .bind_blob(2, t.response_data)
+          .bind_blob_ref(2, t.response_data)
           .run();
     } else if (with_response && t.response_data.empty()) {  // cleared for a retry
       db_.prepare("DELETE FROM responses WHERE seq = ?1").bind(1, t.seq).run();
     }
-    auto& s = db_.prepare(
-        with_response
-            ? "UPDATE tasks SET state = ?2, attempts = ?3, not_before = ?4, first_attempt_at = ?5, "
-              "lease_until = ?6, last_status = ?7, last_error = ?8, sub_specs = ?10, "
-              "waiting_on = ?11, outstanding = ?12, blocked = ?13, failed_ok = ?14, "
-              "own_failure = ?15, join_fired = ?16, updated_at = ?17, finished_at = ?18, "
-              "response_data = ?9 WHERE seq = ?1 AND state = ?19"
-            : "UPDATE tasks SET state = ?2, attempts = ?3, not_before = ?4, first_attempt_at = ?5, "
-              "lease_until = ?6, last_status = ?7, last_error = ?8, sub_specs = ?10, "
-              "waiting_on = ?11, outstanding = ?12, blocked = ?13, failed_ok = ?14, "
-              "own_failure = ?15, join_fired = ?16, updated_at = ?17, finished_at = ?18 "
-              "WHERE seq = ?1 AND state = ?19 AND ?9 IS NOT NULL");  // ?9: same binds for both
+    // ?9: the same binds for both.
+    auto& s = with_response
+                  ? db_.prepare(
+                        "UPDATE tasks SET state = ?2, attempts = ?3, not_before = ?4, "
+                        "first_attempt_at = ?5, lease_until = ?6, last_status = ?7, "
+                        "last_error = ?8, sub_specs = ?10, waiting_on = ?11, outstanding = ?12, "
+                        "blocked = ?13, failed_ok = ?14, own_failure = ?15, join_fired = ?16, "
+                        "updated_at = ?17, finished_at = ?18, response_data = ?9 "
+                        "WHERE seq = ?1 AND state = ?19")
+                  : db_.prepare(
+                        "UPDATE tasks SET state = ?2, attempts = ?3, not_before = ?4, "
+                        "first_attempt_at = ?5, lease_until = ?6, last_status = ?7, "
+                        "last_error = ?8, sub_specs = ?10, waiting_on = ?11, outstanding = ?12, "
+                        "blocked = ?13, failed_ok = ?14, own_failure = ?15, join_fired = ?16, "
+                        "updated_at = ?17, finished_at = ?18 "
+                        "WHERE seq = ?1 AND state = ?19 AND ?9 IS NOT NULL");
     s.bind(1, t.seq)  // the rowid: no lookup in the id index
         .bind(2, static_cast<int>(t.state))
         .bind(3, t.attempts)
@@ -462,14 +460,14 @@ class SqliteWriteTx final : public WriteTx {
         .bind(5, t.first_attempt_at)
         .bind(6, t.lease_until)
         .bind(7, t.last_status)
-        .bind(8, t.last_error);
+        .bind_ref(8, t.last_error);
     if (big)
       s.bind_null(9);
     else if (with_response)
-      s.bind_blob(9, t.response_data);
+      s.bind_blob_ref(9, t.response_data);
     else
       s.bind(9, std::int64_t{0});
-    s.bind(10, t.sub_specs)
+    s.bind_ref(10, t.sub_specs)
         .bind(11, static_cast<int>(t.node.waiting_on))
         .bind(12, t.node.outstanding)
         .bind(13, t.node.blocked)
@@ -517,12 +515,11 @@ class SqliteWriteTx final : public WriteTx {
                                  TimeMs lease_until) override {
     std::vector<TaskRow> out;
     if (limit == 0) return out;
-    auto& s = db_.prepare(sql(
+    auto& s = db_.prepare(
         "UPDATE tasks SET state = 1, attempts = attempts + 1, lease_until = ?3, updated_at = ?2, "
         "first_attempt_at = CASE WHEN first_attempt_at = 0 THEN ?2 ELSE first_attempt_at END "
         "WHERE seq IN (SELECT seq FROM tasks WHERE state = 0 AND queue = ?1 AND not_before <= ?2 "
-        "ORDER BY not_before, seq LIMIT ?4) RETURNING ",
-        kTaskColsLight));
+        "ORDER BY not_before, seq LIMIT ?4) RETURNING " TASK_COLS_LIGHT);
     s.bind(1, queue).bind(2, now).bind(3, lease_until).bind(4, static_cast<std::int64_t>(limit));
     while (s.step()) out.push_back(read_task(s));
     s.reset();
@@ -627,7 +624,7 @@ class SqliteReader final : public Reader {
   explicit SqliteReader(const std::string& path) : db_(path, SQLITE_OPEN_READONLY) {}
 
   std::optional<RunRow> run(std::string_view id) override {
-    auto& s = db_.prepare(sql("SELECT ", kRunCols, " FROM runs WHERE id = ?1"));
+    auto& s = db_.prepare("SELECT " RUN_COLS " FROM runs WHERE id = ?1");
     s.bind(1, id);
     std::optional<RunRow> r;
     if (s.step()) r = read_run(s);
@@ -637,10 +634,10 @@ class SqliteReader final : public Reader {
 
   std::vector<RunRow> runs(std::optional<core::RunState> state, std::string_view before_id,
                            std::size_t limit) override {
-    auto& s = db_.prepare(sql(
-        "SELECT ", kRunCols,
+    auto& s = db_.prepare(
+        "SELECT " RUN_COLS
         " FROM runs WHERE (?1 < 0 OR state = ?1) AND (?2 = '' OR rowid < (SELECT rowid FROM runs "
-        "WHERE id = ?2)) ORDER BY rowid DESC LIMIT ?3"));
+        "WHERE id = ?2)) ORDER BY rowid DESC LIMIT ?3");
     s.bind(1, state ? static_cast<int>(*state) : -1)
         .bind(2, before_id)
         .bind(3, static_cast<std::int64_t>(limit));
@@ -651,7 +648,7 @@ class SqliteReader final : public Reader {
   }
 
   std::optional<TaskRow> task(std::string_view id) override {
-    auto& s = db_.prepare(sql("SELECT ", kTaskCols, " FROM tasks WHERE id = ?1"));
+    auto& s = db_.prepare("SELECT " TASK_COLS " FROM tasks WHERE id = ?1");
     s.bind(1, id);
     std::optional<TaskRow> t;
     if (s.step()) t = read_task(s);
