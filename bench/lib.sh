@@ -87,7 +87,7 @@ ENGINE_PID=""
 start_engine() {
   local db="$1" cfg="$2" out="$WORK/engine.$RANDOM.out" i t0 t1
   t0=$(date +%s.%N)
-  "$TREEFLOW" serve --db "$db" --listen 127.0.0.1:0 --config "$cfg" --log-level warn >"$out" 2>&1 &
+  ${ENGINE_PRELOAD:+env LD_PRELOAD=$ENGINE_PRELOAD} "$TREEFLOW" serve --db "$db" --listen 127.0.0.1:0 --config "$cfg" --log-level warn >"$out" 2>&1 &
   ENGINE_PID=$!
   track_pid "$ENGINE_PID"
   for i in $(seq 1 12000); do   # up to 120 s (a restart over a big store)

@@ -669,22 +669,17 @@ class TxContext final : public Transitions {
     // Every pending, running or waiting task becomes cancelled; in-flight
     // calls finish but their answers are ignored (they spawn nothing).
     // Failed tasks stay failed: they record what went wrong.
-    std::int64_t after = 0;
     std::size_t n = 0;
-    for (;;) {
-      auto ids = tx_.run_task_ids(run_id, {TaskState::pending, TaskState::running, TaskState::waiting}, after, 1000);
-      if (ids.empty()) break;
-      for (auto& [seq, id] : ids) {
-        after = seq;
-        TaskRow* row = load(id);
-        if (!row || row->state == TaskState::completed || row->state == TaskState::cancelled)
-          continue;  // completed earlier in this transaction
-        row->node.state = row->state;
-        row->node.run_cancelled = true;
-        row->node.state = TaskState::cancelled;
-        set_state(*row, TaskState::cancelled);
-        ++n;
-      }
+    for (const auto& id :
+         tx_.run_task_ids(run_id, {TaskState::pending, TaskState::running, TaskState::waiting})) {
+      TaskRow* row = load(id);
+      if (!row || row->state == TaskState::completed || row->state == TaskState::cancelled)
+        continue;  // completed earlier in this transaction
+      row->node.state = row->state;
+      row->node.run_cancelled = true;
+      row->node.state = TaskState::cancelled;
+      set_state(*row, TaskState::cancelled);
+      ++n;
     }
     return ok(json::object{{"run_id", run_id}, {"state", "cancelled"}, {"tasks_cancelled", n}});
   }
@@ -747,16 +742,10 @@ class TxContext final : public Transitions {
     if (!run) return fail(404, "not_found", "no run " + run_id);
     if (run->cancelled) return fail(409, "run_cancelled", "run " + run_id + " is cancelled; it cannot be retried");
     flush_tasks();  // the scan below reads the store
-    std::int64_t after = 0;
     std::size_t n = 0;
-    for (;;) {
-      auto ids = tx_.run_task_ids(run_id, {TaskState::failed}, after, 1000);
-      if (ids.empty()) break;
-      for (auto& [seq, id] : ids) {
-        after = seq;
-        TaskRow* row = load(id);
-        if (row && row->node.own_failure && retry_one(*row)) ++n;
-      }
+    for (const auto& id : tx_.run_task_ids(run_id, {TaskState::failed})) {
+      TaskRow* row = load(id);
+      if (row && row->node.own_failure && retry_one(*row)) ++n;
     }
     return ok(json::object{{"run_id", run_id}, {"tasks_retried", n}});
   }

@@ -76,7 +76,7 @@ CREATE TABLE IF NOT EXISTS tasks (
 CREATE INDEX IF NOT EXISTS tasks_due ON tasks(queue, not_before, seq) WHERE state = 0;
 CREATE INDEX IF NOT EXISTS tasks_lease ON tasks(lease_until) WHERE state = 1 AND lease_until > 0;
 CREATE INDEX IF NOT EXISTS tasks_parent ON tasks(parent_id, seq);
-CREATE INDEX IF NOT EXISTS tasks_run ON tasks(run_id, seq);
+DROP INDEX IF EXISTS tasks_run;  -- earlier builds made it; see run_task_ids
 CREATE TABLE IF NOT EXISTS fanouts (
   parent_id TEXT NOT NULL,
   phase INTEGER NOT NULL,
@@ -547,23 +547,19 @@ class SqliteWriteTx final : public WriteTx {
     return out;
   }
 
-  std::vector<std::pair<std::int64_t, std::string>> run_task_ids(
-      std::string_view run_id, const std::vector<TaskState>& states, std::int64_t after,
-      std::size_t limit) override {
-    std::vector<std::pair<std::int64_t, std::string>> out;
-    for (TaskState st : states) {
-      auto& s = db_.prepare(
-          "SELECT seq, id FROM tasks WHERE run_id = ?1 AND seq > ?3 AND state = ?2 "
-          "ORDER BY seq LIMIT ?4");
-      s.bind(1, run_id)
-          .bind(2, static_cast<int>(st))
-          .bind(3, after)
-          .bind(4, static_cast<std::int64_t>(limit));
-      while (s.step()) out.emplace_back(s.i64(0), s.text(1));
-      s.reset();
-    }
-    std::sort(out.begin(), out.end());
-    if (out.size() > limit) out.resize(limit);
+  std::vector<std::string> run_task_ids(std::string_view run_id,
+                                        const std::vector<TaskState>& states) override {
+    std::uint32_t wanted = 0;
+    for (TaskState st : states) wanted |= 1u << static_cast<int>(st);
+    auto& s = db_.prepare(
+        "WITH RECURSIVE tree(id) AS (SELECT root_task_id FROM runs WHERE id = ?1 "
+        "UNION ALL SELECT t.id FROM tasks t JOIN tree ON t.parent_id = tree.id) "
+        "SELECT t.id FROM tree JOIN tasks t ON t.id = tree.id WHERE (?2 >> t.state) & 1 "
+        "ORDER BY t.seq");
+    s.bind(1, run_id).bind(2, static_cast<std::int64_t>(wanted));
+    std::vector<std::string> out;
+    while (s.step()) out.push_back(s.text(0));
+    s.reset();
     return out;
   }
 

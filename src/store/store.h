@@ -145,10 +145,11 @@ class WriteTx {
   // Running tasks with a lease (direct calls) that ran out before `now`.
   virtual std::vector<std::string> expired_leases(TimeMs now, std::size_t limit) = 0;
 
-  // Ids of a run's tasks in one of `states`, at most `limit` after seq `after`.
-  virtual std::vector<std::pair<std::int64_t, std::string>> run_task_ids(
-      std::string_view run_id, const std::vector<core::TaskState>& states, std::int64_t after,
-      std::size_t limit) = 0;
+  // Ids of a run's tasks in one of `states`, in creation order. A walk of
+  // the run's tree (no index by run: it cost every task an index entry, for
+  // cancel and retry of a whole run only).
+  virtual std::vector<std::string> run_task_ids(std::string_view run_id,
+                                                const std::vector<core::TaskState>& states) = 0;
   // Response data (JSON text) and state of a task's children of `phase`, in order.
   virtual std::vector<std::pair<core::TaskState, std::string>> children_data(
       std::string_view parent_id, core::Phase phase) = 0;

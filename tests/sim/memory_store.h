@@ -125,16 +125,15 @@ class MemoryTx final : public store::WriteTx {
         out.push_back(id);
     return out;
   }
-  std::vector<std::pair<std::int64_t, std::string>> run_task_ids(
-      std::string_view run_id, const std::vector<core::TaskState>& states, std::int64_t after,
-      std::size_t limit) override {
-    std::vector<std::pair<std::int64_t, std::string>> out;
+  std::vector<std::string> run_task_ids(std::string_view run_id,
+                                        const std::vector<core::TaskState>& states) override {
+    std::vector<std::pair<std::int64_t, std::string>> found;
     for (auto& [id, t] : s_.tasks)
-      if (t.run_id == run_id && t.seq > after &&
-          std::find(states.begin(), states.end(), t.state) != states.end())
-        out.emplace_back(t.seq, id);
-    std::sort(out.begin(), out.end());
-    if (out.size() > limit) out.resize(limit);
+      if (t.run_id == run_id && std::find(states.begin(), states.end(), t.state) != states.end())
+        found.emplace_back(t.seq, id);
+    std::sort(found.begin(), found.end());
+    std::vector<std::string> out;
+    for (auto& [seq, id] : found) out.push_back(id);
     return out;
   }
   std::vector<std::pair<core::TaskState, std::string>> children_data(std::string_view parent_id,
