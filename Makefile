@@ -40,7 +40,7 @@ soak: build
 	scripts/demo.sh --build $(BUILD) --data $(DATA) --page-size 50 --flaky 0.2 --kill $(KILLS)
 
 # The benchmark suite: a Release build of the engine, then bench/run.sh (about
-# 15 minutes; prints the table and writes bench/results/latest.json).
+# 3 minutes once installed; prints the table and writes bench/results/latest.json).
 bench:
 	scripts/install-deps.sh --bench
 	cmake -S . -B build-release -G Ninja -DCMAKE_BUILD_TYPE=Release -DTREEFLOW_TESTS=OFF -DTREEFLOW_EXAMPLES=OFF
