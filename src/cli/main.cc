@@ -136,6 +136,32 @@ void print_status(const json::object& run) {
   std::printf("\n");
 }
 
+// One task for a person: the request, where it stands, what went wrong, and
+// its response cut to the first `max_response` characters (0: all of it).
+void print_task(const json::object& t, std::size_t max_response) {
+  const auto& rq = t.at("request").as_object();
+  std::printf("task      %s\n", str(t, "id").c_str());
+  std::printf("run       %s\n", str(t, "run_id").c_str());
+  if (!str(t, "parent_id").empty())
+    std::printf("parent    %s (%s, spec %lld, item %lld)\n", str(t, "parent_id").c_str(),
+                str(t, "phase").c_str(), static_cast<long long>(num(t, "spec_index")),
+                static_cast<long long>(num(t, "item_index")));
+  std::printf("state     %s (queue %s, depth %lld)\n", str(t, "state").c_str(), str(t, "queue").c_str(),
+              static_cast<long long>(num(t, "depth")));
+  std::printf("request   %s %s\n", str(rq, "method").c_str(), str(rq, "url").c_str());
+  std::printf("attempts  %lld", static_cast<long long>(num(t, "attempts")));
+  if (num(t, "last_status") != 0) std::printf(", last status %lld", static_cast<long long>(num(t, "last_status")));
+  std::printf("\n");
+  if (!str(t, "last_error").empty()) std::printf("error     %s\n", str(t, "last_error").c_str());
+  if (auto* r = t.if_contains("response"); r && !(r->is_string() && r->as_string().empty())) {
+    std::string body = json::serialize(*r);
+    if (max_response > 0 && body.size() > max_response)
+      body = body.substr(0, max_response) + "... (" + std::to_string(body.size()) +
+             " characters; --json or --full for all)";
+    std::printf("response  %s\n", body.c_str());
+  }
+}
+
 const char* mark(std::string_view state) {
   if (state == "completed") return "✔";
   if (state == "failed") return "✘";
@@ -296,6 +322,9 @@ int main(int argc, char** argv) {
 
   auto* task = app.add_subcommand("task", "show one task: request, attempts, last error, response");
   task->add_option("task", id, "task id")->required();
+  bool task_json = false, task_full = false;
+  task->add_flag("--json", task_json, "print the whole task record as JSON");
+  task->add_flag("--full", task_full, "do not cut the response at 1,000 characters");
   add_server(task);
 
   auto* runs = app.add_subcommand("runs", "list recent runs");
@@ -419,7 +448,10 @@ int main(int argc, char** argv) {
     }
     if (task->parsed()) {
       auto r = expect_ok(call(server, "GET", "/v1/tasks/" + id));
-      std::printf("%s\n", json::serialize(r).c_str());
+      if (task_json)
+        std::printf("%s\n", json::serialize(r).c_str());
+      else
+        print_task(r, task_full ? 0 : 1000);
       return 0;
     }
     if (runs->parsed()) {

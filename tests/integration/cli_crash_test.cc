@@ -69,6 +69,18 @@ TEST(Cli, RunWaitStatusTreeQueuesRetryCancel) {
   auto [rc5, full] = cli({"tree", run, "--children", "30", "--server", srv});
   EXPECT_TRUE(contains(full, "└── ✔ POST " + ep.base + "/join  [completed, sub task]")) << full;
 
+  // One task: readable by default, the whole record with --json.
+  std::string root(st.at("root_task_id").as_string());
+  auto [rt, task] = cli({"task", root, "--server", srv});
+  ASSERT_EQ(rt, 0) << task;
+  EXPECT_TRUE(contains(task, "request   POST " + ep.base + "/root\n")) << task;
+  EXPECT_TRUE(contains(task, "state     completed (queue default, depth 0)\n")) << task;
+  EXPECT_TRUE(contains(task, "attempts  1, last status 200\n")) << task;
+  EXPECT_TRUE(contains(task, "response  ")) << task;
+  auto [rtj, tjs] = cli({"task", root, "--json", "--server", srv});
+  ASSERT_EQ(rtj, 0) << tjs;
+  EXPECT_EQ(json::parse(tjs).at("id").as_string(), root);
+
   // Queues: create one, pause it, a run on it waits; resume, it completes.
   auto [rq, q] = cli({"queues", "slow", "--set", "max_attempts=3", "--set", "min_backoff=0.01s", "--server", srv});
   ASSERT_EQ(rq, 0) << q;
