@@ -9,7 +9,7 @@
 //
 // Prints one JSON line: tasks, transactions, wall and CPU seconds, CPU µs per
 // task. A batch is how many answers one transaction applies (the engine's
-// batches are whatever arrived during the previous commit: ~50 on the flat
+// batches are whatever arrived during the previous commit: ~75 on the flat
 // run of bench/run.sh).
 #include <sys/resource.h>
 #include <unistd.h>
@@ -17,7 +17,7 @@
 #include <boost/json.hpp>
 #include <chrono>
 #include <cstdio>
-#include <cstring>
+#include <cstdlib>
 #include <deque>
 #include <filesystem>
 #include <string>
@@ -57,19 +57,25 @@ std::string envelope(std::size_t items, const char* url) {
 int main(int argc, char** argv) {
   std::string shape = "flat", dir = "/tmp", sync = "full";
   std::size_t n = 100000, batch = 50;
-  for (int i = 1; i + 1 < argc; i += 2) {
+  auto usage = [&] {
+    std::fprintf(stderr, "usage: %s [--shape flat|tree] [--n N] [--batch B] [--sync full|normal] [--dir D]\n", argv[0]);
+    return 2;
+  };
+  for (int i = 1; i < argc; i += 2) {
+    if (i + 1 == argc) return usage();
     std::string k = argv[i], v = argv[i + 1];
+    char* end = nullptr;
     if (k == "--shape") shape = v;
-    else if (k == "--n") n = std::stoul(v);
-    else if (k == "--batch") batch = std::stoul(v);
+    else if (k == "--n") n = std::strtoul(v.c_str(), &end, 10);
+    else if (k == "--batch") batch = std::strtoul(v.c_str(), &end, 10);
     else if (k == "--sync") sync = v;
     else if (k == "--dir") dir = v;
-    else {
-      std::fprintf(stderr, "usage: %s [--shape flat|tree] [--n N] [--batch B] [--sync full|normal] [--dir D]\n", argv[0]);
-      return 2;
-    }
+    else return usage();
+    if ((end && (*end || v.empty())) || (shape != "flat" && shape != "tree") ||
+        (sync != "full" && sync != "normal") || batch == 0)
+      return usage();
   }
-  if (shape == "flat" ? n > core::Limits{}.max_fanout : n / 200 - 1 > core::Limits{}.max_fanout || n < 400) {
+  if (shape == "flat" ? n > core::Limits{}.max_fanout : (n < 400 || n / 200 - 1 > core::Limits{}.max_fanout)) {
     std::fprintf(stderr, "--n %zu: the flat shape fans out n leaves from one answer (at most %zu, the default "
                  "max_fanout); the tree shape needs n >= 400\n", n, core::Limits{}.max_fanout);
     return 2;
@@ -120,10 +126,7 @@ int main(int argc, char** argv) {
       started = true;
     }
     for (auto& a : answers) work->on_answer(a);
-    work->store_fanouts();
-    work->finish();
-    auto dispatches = work->claim();
-    work->finish();
+    auto dispatches = work->lease_and_flush();
     tx->commit();
     st.record_commit(answers, dispatches);
     tasks += answers.size();

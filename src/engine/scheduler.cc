@@ -162,10 +162,7 @@ void Scheduler::loop() {
         ctx.expire_leases();
         next_lease_sweep_ = now + 1000;
       }
-      ctx.store_fanouts();
-      ctx.finish();  // flush the answers' transitions before leasing more
-      dispatches = ctx.claim();
-      ctx.finish();
+      dispatches = ctx.lease_and_flush();
       crash_point("before_commit");
       tx->commit();
       committed = true;

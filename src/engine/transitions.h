@@ -70,17 +70,29 @@ class Transitions : public CommandContext {
   virtual void on_answer(const Answer& answer) = 0;
   // Running tasks whose lease ran out and that are not in flight: a failed attempt.
   virtual void expire_leases() = 0;
+  // The end of every transaction, once, after its answers and commands and
+  // before its commit: stores the next children of big fan-outs, flushes the
+  // transitions so far, leases what is due, flushes again. Returns the calls
+  // to send once the commit is durable.
+  std::vector<Dispatch> lease_and_flush() {
+    store_fanouts();
+    finish();
+    auto dispatches = claim();
+    finish();
+    return dispatches;
+  }
+  virtual std::vector<Transition> take_transitions() = 0;
+  virtual bool queues_changed() const = 0;
+
+ protected:
   // Stores the next children of big fan-outs (DispatchState::fanouts): as
   // many as their queues have free slots for, leased as they are stored.
   virtual void store_fanouts() = 0;
   // Leases due tasks of every unpaused queue, up to its concurrency, and
   // returns them with the children this transaction stored already leased.
-  // Once per transaction, after the answers, commands and store_fanouts().
   virtual std::vector<Dispatch> claim() = 0;
-  // Writes cached rows and run counters; call before claim() and before commit.
+  // Writes cached rows and run counters.
   virtual void finish() = 0;
-  virtual std::vector<Transition> take_transitions() = 0;
-  virtual bool queues_changed() const = 0;
 };
 
 }  // namespace treeflow::engine

@@ -273,10 +273,7 @@ struct World {
       t->expire_leases();
       next_sweep = now + 1000;
     }
-    t->store_fanouts();
-    t->finish();
-    auto dispatches = t->claim();
-    t->finish();
+    auto dispatches = t->lease_and_flush();
     if (coin(0.02)) return crash("before commit");  // tx dropped: rolled back
     tx.commit();
     if (!started.empty()) run_id = started;
